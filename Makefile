@@ -1,0 +1,52 @@
+# driftline — the two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+GEN := src/driftline/api/_gen
+PROTOS := $(wildcard proto/driftline/v1/*.proto)
+
+.PHONY: run test lint typecheck format bench clean install proto
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+$(GEN)/.stamp: $(PROTOS) $(STAMP)
+	rm -rf $(GEN) && mkdir -p $(GEN)
+	$(BIN)/python -m grpc_tools.protoc -Iproto --python_out=$(GEN) --pyi_out=$(GEN) \
+		--grpc_python_out=$(GEN) $(PROTOS)
+	$(BIN)/python scripts/fix_gen_imports.py $(GEN)
+	touch $(GEN)/.stamp
+
+install: $(STAMP) $(GEN)/.stamp
+
+proto: $(GEN)/.stamp
+
+run: install
+	$(BIN)/driftline serve $(ARGS)
+
+test: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy src
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: install
+	$(BIN)/mypy src
+
+format: install
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+bench: install
+	$(BIN)/python bench/ingest_bench.py $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) $(GEN) .pytest_cache .mypy_cache .ruff_cache

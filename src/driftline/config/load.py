@@ -1,0 +1,171 @@
+"""YAML + environment + flags → `DriftlineConfig`.
+
+Precedence, lowest first: defaults, the YAML file, environment variables
+(`DRIFTLINE_INGEST_TOKEN`, `DRIFTLINE_QUERY_TOKEN`), command-line flags. `${env:NAME}` inside a
+YAML string is replaced by that variable, as in the Collector. A field whose name ends in `_s`
+is written in YAML without the suffix and takes a duration (`250ms`, `5s`, `72h`, or a number of
+seconds). Unknown keys and wrong types are errors that name the key path; all are reported at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import types
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
+
+import yaml
+
+from driftline.config.model import DriftlineConfig
+from driftline.errors import ConfigError
+
+T = TypeVar("T")
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ns|us|µs|ms|s|m|h|d)?\s*$")
+_UNIT_S = {
+    "ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0,
+}  # fmt: skip
+_ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
+
+ENV_INGEST_TOKEN = "DRIFTLINE_INGEST_TOKEN"
+ENV_QUERY_TOKEN = "DRIFTLINE_QUERY_TOKEN"
+
+
+def parse_duration(value: object) -> float:
+    """`5s` → 5.0; a bare number is seconds. Raises ValueError with the offending text."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration, got {value!r}")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            return float(match.group(1)) * _UNIT_S[match.group(2) or "s"]
+    raise ValueError(f"expected a duration such as 500ms, 5s or 72h, got {value!r}")
+
+
+def yaml_key(field_name: str) -> str:
+    return field_name[:-2] if field_name.endswith("_s") else field_name
+
+
+def _expand_env(value: Any) -> Any:
+    if isinstance(value, str):
+        return _ENV_REF.sub(lambda m: os.environ.get(m.group(1), ""), value)
+    if isinstance(value, dict):
+        return {k: _expand_env(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand_env(v) for v in value]
+    return value
+
+
+def _convert(tp: Any, value: Any, path: str, problems: list[str], duration: bool) -> Any:
+    if dataclasses.is_dataclass(tp):
+        return build(tp, value, path, problems)  # type: ignore[arg-type]
+    if duration:
+        try:
+            return parse_duration(value)
+        except ValueError as e:
+            problems.append(f"{path}: {e}")
+            return None
+    if get_origin(tp) is Literal:
+        if value not in get_args(tp):
+            allowed = ", ".join(map(str, get_args(tp)))
+            problems.append(f"{path}: must be one of {allowed}, got {value!r}")
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            problems.append(f"{path}: expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            problems.append(f"{path}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            problems.append(f"{path}: expected a number, got {value!r}")
+            return value
+        return float(value)
+    if tp is str:
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            problems.append(f"{path}: expected a string, got {value!r}")
+            return value
+        return str(value)
+    if isinstance(tp, types.UnionType):
+        return value
+    return value
+
+
+def build(cls: type[T], data: Any, path: str, problems: list[str]) -> T:
+    """Build dataclass `cls` from a mapping, collecting problems instead of raising."""
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        problems.append(f"{path or '<root>'}: expected a mapping, got {type(data).__name__}")
+        return cls()
+    hints = get_type_hints(cls)
+    by_key = {yaml_key(f.name): f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        key_path = f"{path}.{key}" if path else str(key)
+        field = by_key.get(str(key))
+        if field is None:
+            known = ", ".join(sorted(by_key))
+            problems.append(f"{key_path}: unknown key (known keys here: {known})")
+            continue
+        converted = _convert(
+            hints[field.name], value, key_path, problems, duration=field.name.endswith("_s")
+        )
+        if converted is not None:
+            kwargs[field.name] = converted
+    try:
+        return cls(**kwargs)
+    except TypeError as e:  # a wrong type slipped through; it is already in problems
+        problems.append(f"{path or '<root>'}: {e}")
+        return cls()
+
+
+def replace_path(cfg: T, dotted: str, value: Any) -> T:
+    """Return a copy of `cfg` with the field at `dotted` (Python field names) set to `value`."""
+    head, _, rest = dotted.partition(".")
+    if not rest:
+        return dataclasses.replace(cfg, **{head: value})  # type: ignore[type-var]
+    return dataclasses.replace(  # type: ignore[type-var]
+        cfg, **{head: replace_path(getattr(cfg, head), rest, value)}
+    )
+
+
+def load_config(
+    path: str | Path | None = None,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> DriftlineConfig:
+    """Load, apply environment and flag overrides (dotted field paths), validate. Raises ConfigError."""
+    env = os.environ if environ is None else environ
+    problems: list[str] = []
+    data: Any = {}
+    if path is not None:
+        try:
+            data = yaml.safe_load(Path(path).read_text()) or {}
+        except OSError as e:
+            raise ConfigError([f"{path}: cannot read: {e.strerror}"]) from e
+        except yaml.YAMLError as e:
+            raise ConfigError([f"{path}: not valid YAML: {e}"]) from e
+        data = _expand_env(data)
+    cfg = build(DriftlineConfig, data, "", problems)
+    if problems:
+        raise ConfigError(problems)
+    if env.get(ENV_INGEST_TOKEN):
+        cfg = replace_path(cfg, "receivers.otlp.auth_token", env[ENV_INGEST_TOKEN])
+    if env.get(ENV_QUERY_TOKEN):
+        cfg = replace_path(cfg, "query.auth_token", env[ENV_QUERY_TOKEN])
+    for dotted, value in (overrides or {}).items():
+        if value is not None:
+            cfg = replace_path(cfg, dotted, value)
+    problems = cfg.validate()
+    if problems:
+        raise ConfigError(problems)
+    return cfg

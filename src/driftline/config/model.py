@@ -1,0 +1,283 @@
+"""Typed configuration: one frozen dataclass per component, defaults as named constants.
+
+The YAML file mirrors the OpenTelemetry Collector's habits (`receivers.otlp.protocols.grpc`,
+`exporters.clickhouse`, `retry_on_failure`, durations such as `5s`/`200ms`/`72h`). Every field
+below is a YAML key of the same name; `load.py` maps YAML onto these classes, rejects unknown
+keys by their path, and `validate()` reports every problem at once in the user's spelling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+DEFAULT_DATA_DIR: Final = "./driftline-data"
+DEFAULT_OTLP_GRPC: Final = "127.0.0.1:4317"
+DEFAULT_OTLP_HTTP: Final = "127.0.0.1:4318"
+DEFAULT_QUERY_GRPC: Final = "127.0.0.1:4319"
+DEFAULT_METRICS: Final = "127.0.0.1:9464"
+DEFAULT_MAX_RECV_MIB: Final = 64  # the OTLP spec's recommendation
+DEFAULT_SEGMENT_MIB: Final = 64
+DEFAULT_WAL_MAX_MIB: Final = 4096
+DEFAULT_BATCH_MAX_ROWS: Final = 100_000
+DEFAULT_BATCH_MAX_MIB: Final = 64
+DEFAULT_FLUSH_INTERVAL_S: Final = 1.0
+DEFAULT_DEDUP_WINDOW: Final = 1000
+DEFAULT_QUERY_MAX_ROWS: Final = 10_000
+DEFAULT_QUERY_MAX_SECONDS: Final = 30.0
+
+SyncPolicy = Literal["always", "interval", "never"]
+
+
+def _endpoint_problems(key: str, value: str) -> list[str]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        return [f"{key}: expected HOST:PORT, got {value!r}"]
+    return []
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TLSConfig:
+    """TLS for a server. Empty cert_file means plaintext; client_ca_file enables mutual TLS."""
+
+    cert_file: str = ""
+    key_file: str = ""
+    client_ca_file: str = ""
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.cert_file)
+
+    def validate(self, path: str) -> list[str]:
+        problems = []
+        if bool(self.cert_file) != bool(self.key_file):
+            problems.append(f"{path}: cert_file and key_file must be set together")
+        if self.client_ca_file and not self.cert_file:
+            problems.append(f"{path}.client_ca_file: needs cert_file and key_file")
+        return problems
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GrpcReceiverConfig:
+    endpoint: str = DEFAULT_OTLP_GRPC
+    max_recv_msg_size_mib: int = DEFAULT_MAX_RECV_MIB
+    tls: TLSConfig = field(default_factory=TLSConfig)
+
+    def validate(self, path: str) -> list[str]:
+        problems = _endpoint_problems(f"{path}.endpoint", self.endpoint)
+        if self.max_recv_msg_size_mib <= 0:
+            problems.append(f"{path}.max_recv_msg_size_mib: must be > 0")
+        return problems + self.tls.validate(f"{path}.tls")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HttpReceiverConfig:
+    endpoint: str = DEFAULT_OTLP_HTTP
+    max_request_body_size_mib: int = DEFAULT_MAX_RECV_MIB
+    tls: TLSConfig = field(default_factory=TLSConfig)
+
+    def validate(self, path: str) -> list[str]:
+        problems = _endpoint_problems(f"{path}.endpoint", self.endpoint)
+        if self.max_request_body_size_mib <= 0:
+            problems.append(f"{path}.max_request_body_size_mib: must be > 0")
+        return problems + self.tls.validate(f"{path}.tls")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OtlpProtocolsConfig:
+    grpc: GrpcReceiverConfig = field(default_factory=GrpcReceiverConfig)
+    http: HttpReceiverConfig = field(default_factory=HttpReceiverConfig)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OtlpReceiverConfig:
+    """`receivers.otlp`. `auth_token` (or DRIFTLINE_INGEST_TOKEN) requires `Bearer <token>`."""
+
+    protocols: OtlpProtocolsConfig = field(default_factory=OtlpProtocolsConfig)
+    auth_token: str = ""
+    # A request whose items exceed these is answered with a partial success for the excess.
+    max_attributes_per_item: int = 1024
+
+    def validate(self, path: str) -> list[str]:
+        problems = self.protocols.grpc.validate(f"{path}.protocols.grpc")
+        problems += self.protocols.http.validate(f"{path}.protocols.http")
+        if self.max_attributes_per_item <= 0:
+            problems.append(f"{path}.max_attributes_per_item: must be > 0")
+        return problems
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReceiversConfig:
+    otlp: OtlpReceiverConfig = field(default_factory=OtlpReceiverConfig)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WalConfig:
+    """`wal`. directory defaults to `<data_dir>/wal`."""
+
+    directory: str = ""
+    sync: SyncPolicy = "always"
+    sync_interval_s: float = 1.0  # YAML key `sync_interval`, used when sync is "interval"
+    segment_size_mib: int = DEFAULT_SEGMENT_MIB
+    max_size_mib: int = DEFAULT_WAL_MAX_MIB
+    # How long a client is told to wait (RetryInfo / Retry-After) when the WAL is full.
+    retry_after_s: float = 5.0
+
+    def validate(self, path: str) -> list[str]:
+        problems = []
+        if self.sync not in ("always", "interval", "never"):
+            problems.append(f"{path}.sync: must be always, interval or never, got {self.sync!r}")
+        if self.sync_interval_s <= 0:
+            problems.append(f"{path}.sync_interval: must be > 0")
+        if self.segment_size_mib <= 0:
+            problems.append(f"{path}.segment_size_mib: must be > 0")
+        if self.max_size_mib < 2 * self.segment_size_mib:
+            problems.append(f"{path}.max_size_mib: must be at least twice segment_size_mib")
+        return problems
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetryConfig:
+    """`retry_on_failure`, with the Collector's defaults. max_elapsed 0 = retry forever."""
+
+    enabled: bool = True
+    initial_interval_s: float = 5.0
+    max_interval_s: float = 30.0
+    multiplier: float = 1.5
+    randomization_factor: float = 0.5
+    max_elapsed_time_s: float = 0.0  # the WAL keeps data, so the sink never gives up by default
+
+    def validate(self, path: str) -> list[str]:
+        problems = []
+        if self.initial_interval_s <= 0:
+            problems.append(f"{path}.initial_interval: must be > 0")
+        if self.max_interval_s < self.initial_interval_s:
+            problems.append(f"{path}.max_interval: must be >= initial_interval")
+        if self.multiplier < 1:
+            problems.append(f"{path}.multiplier: must be >= 1")
+        if not 0 <= self.randomization_factor <= 1:
+            problems.append(f"{path}.randomization_factor: must be within [0, 1]")
+        return problems
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BatchConfig:
+    max_rows: int = DEFAULT_BATCH_MAX_ROWS
+    max_size_mib: int = DEFAULT_BATCH_MAX_MIB
+    flush_interval_s: float = DEFAULT_FLUSH_INTERVAL_S  # YAML key `flush_interval`
+
+    def validate(self, path: str) -> list[str]:
+        problems = []
+        if self.max_rows <= 0:
+            problems.append(f"{path}.max_rows: must be > 0")
+        if self.max_size_mib <= 0:
+            problems.append(f"{path}.max_size_mib: must be > 0")
+        if self.flush_interval_s <= 0:
+            problems.append(f"{path}.flush_interval: must be > 0")
+        return problems
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TableEngineConfig:
+    name: str = "MergeTree"
+    params: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClickHouseConfig:
+    """`exporters.clickhouse`. Empty endpoint = embedded chDB at `<data_dir>/clickhouse`."""
+
+    endpoint: str = ""
+    database: str = "default"
+    ttl_s: float = 0.0  # YAML key `ttl`; 0 = keep forever
+    cluster_name: str = ""
+    table_engine: TableEngineConfig = field(default_factory=TableEngineConfig)
+    create_schema: bool = True
+    dedup_window: int = DEFAULT_DEDUP_WINDOW
+    batch: BatchConfig = field(default_factory=BatchConfig)
+    retry_on_failure: RetryConfig = field(default_factory=RetryConfig)
+    # UNAVAILABLE is answered when this sink lags the WAL head by more than this.
+    max_lag_mib: int = 2048
+
+    def validate(self, path: str) -> list[str]:
+        problems = []
+        if self.endpoint and not self.endpoint.startswith(("http://", "https://")):
+            problems.append(f"{path}.endpoint: expected http(s)://user:pass@host:port/db")
+        if not self.database.replace("_", "").isalnum():
+            problems.append(f"{path}.database: must be an identifier, got {self.database!r}")
+        if self.ttl_s < 0:
+            problems.append(f"{path}.ttl: must be >= 0")
+        if self.dedup_window <= 0:
+            problems.append(f"{path}.dedup_window: must be > 0")
+        if self.max_lag_mib <= 0:
+            problems.append(f"{path}.max_lag_mib: must be > 0")
+        return (
+            problems
+            + self.batch.validate(f"{path}.batch")
+            + self.retry_on_failure.validate(f"{path}.retry_on_failure")
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExportersConfig:
+    clickhouse: ClickHouseConfig = field(default_factory=ClickHouseConfig)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueryConfig:
+    """`query`: the gRPC query API. `auth_token` (or DRIFTLINE_QUERY_TOKEN) guards it."""
+
+    endpoint: str = DEFAULT_QUERY_GRPC
+    auth_token: str = ""
+    max_rows: int = DEFAULT_QUERY_MAX_ROWS
+    max_execution_time_s: float = DEFAULT_QUERY_MAX_SECONDS  # YAML key `max_execution_time`
+    tls: TLSConfig = field(default_factory=TLSConfig)
+
+    def validate(self, path: str) -> list[str]:
+        problems = _endpoint_problems(f"{path}.endpoint", self.endpoint)
+        if self.max_rows <= 0:
+            problems.append(f"{path}.max_rows: must be > 0")
+        if self.max_execution_time_s <= 0:
+            problems.append(f"{path}.max_execution_time: must be > 0")
+        return problems + self.tls.validate(f"{path}.tls")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TelemetryConfig:
+    """`telemetry`: driftline's own Prometheus endpoint and log level."""
+
+    metrics_endpoint: str = DEFAULT_METRICS
+    log_level: str = "info"
+
+    def validate(self, path: str) -> list[str]:
+        problems = _endpoint_problems(f"{path}.metrics_endpoint", self.metrics_endpoint)
+        if self.log_level.lower() not in ("debug", "info", "warning", "error"):
+            problems.append(f"{path}.log_level: must be debug, info, warning or error")
+        return problems
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DriftlineConfig:
+    data_dir: str = DEFAULT_DATA_DIR
+    receivers: ReceiversConfig = field(default_factory=ReceiversConfig)
+    wal: WalConfig = field(default_factory=WalConfig)
+    exporters: ExportersConfig = field(default_factory=ExportersConfig)
+    query: QueryConfig = field(default_factory=QueryConfig)
+    telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
+
+    def validate(self) -> list[str]:
+        return (
+            self.receivers.otlp.validate("receivers.otlp")
+            + self.wal.validate("wal")
+            + self.exporters.clickhouse.validate("exporters.clickhouse")
+            + self.query.validate("query")
+            + self.telemetry.validate("telemetry")
+        )
+
+    @property
+    def wal_dir(self) -> str:
+        return self.wal.directory or f"{self.data_dir}/wal"
+
+    @property
+    def clickhouse_dir(self) -> str:
+        return f"{self.data_dir}/clickhouse"

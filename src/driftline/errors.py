@@ -1,0 +1,53 @@
+"""The error tree. Components raise these; only the edges (receivers, API) map them to codes.
+
+    DriftlineError
+    ├── PermanentError        the same input fails again: never retry, count it
+    │   ├── InvalidInputError malformed request or data (INVALID_ARGUMENT / 400)
+    │   └── TooLargeError     over a configured size limit (RESOURCE_EXHAUSTED / 413)
+    ├── RetryableError        try again later, after `delay_s` if given
+    │   └── WalFullError      the WAL is at its size cap (UNAVAILABLE + RetryInfo / 503)
+    ├── ConfigError           configuration is invalid; carries every problem found
+    └── WalCorruptionError    a WAL file cannot be interpreted at all (startup only)
+"""
+
+from __future__ import annotations
+
+
+class DriftlineError(Exception):
+    """Base of every error driftline raises on purpose."""
+
+
+class PermanentError(DriftlineError):
+    """The same input will fail again: drop it, count it, never retry."""
+
+
+class InvalidInputError(PermanentError):
+    """The request or data is malformed."""
+
+
+class TooLargeError(PermanentError):
+    """The request exceeds a configured size limit."""
+
+
+class RetryableError(DriftlineError):
+    """A transient failure; retry after `delay_s` seconds when the server gave one."""
+
+    def __init__(self, message: str, *, delay_s: float | None = None) -> None:
+        super().__init__(message)
+        self.delay_s = delay_s
+
+
+class WalFullError(RetryableError):
+    """The write-ahead log is at its size cap; the client should back off."""
+
+
+class ConfigError(DriftlineError):
+    """Configuration problems, all of them, each naming its key path."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid configuration:\n  " + "\n  ".join(problems))
+        self.problems = problems
+
+
+class WalCorruptionError(DriftlineError):
+    """A WAL directory or ledger that cannot be interpreted."""
