@@ -1,0 +1,119 @@
+"""`driftline …`: the command line. The only place that exits the process.
+
+    driftline serve [--config FILE] [--data-dir DIR] [--otlp-grpc H:P] [--otlp-http H:P]
+                    [--query-grpc H:P] [--metrics H:P] [--clickhouse-url URL]
+    driftline check-config FILE
+    driftline schema [--config FILE] [--cluster NAME]     print the DDL that serve would run
+    driftline sql "SELECT …" [--json]                      read-only SQL through the query API
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from driftline import __version__
+from driftline.config.load import load_config
+from driftline.config.model import DriftlineConfig
+from driftline.errors import ConfigError
+
+# Flag → dotted config field it overrides.
+SERVE_FLAGS: dict[str, str] = {
+    "data_dir": "data_dir",
+    "otlp_grpc": "receivers.otlp.protocols.grpc.endpoint",
+    "otlp_http": "receivers.otlp.protocols.http.endpoint",
+    "query_grpc": "query.endpoint",
+    "metrics": "telemetry.metrics_endpoint",
+    "clickhouse_url": "exporters.clickhouse.endpoint",
+    "wal_sync": "wal.sync",
+}
+
+
+def _config_from_args(args: argparse.Namespace) -> DriftlineConfig:
+    overrides: dict[str, Any] = {
+        dotted: getattr(args, flag, None) for flag, dotted in SERVE_FLAGS.items()
+    }
+    return load_config(args.config, overrides=overrides)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    cfg = _config_from_args(args)
+    logging.basicConfig(
+        level=cfg.telemetry.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    from driftline.service import serve
+
+    asyncio.run(serve(cfg))
+    return 0
+
+
+def _cmd_check_config(args: argparse.Namespace) -> int:
+    load_config(args.file)
+    print(f"{args.file}: ok")
+    return 0
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from driftline.config.load import replace_path
+    from driftline.storage.schema import DdlContext, all_statements
+
+    cfg = load_config(args.config)
+    if args.cluster:
+        cfg = replace_path(cfg, "exporters.clickhouse.cluster_name", args.cluster)
+    for statement in all_statements(DdlContext.from_config(cfg.exporters.clickhouse)):
+        print(statement.strip() + ";\n")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="driftline", description="OpenTelemetry collector for ML inference."
+    )
+    parser.add_argument("--version", action="version", version=f"driftline {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="receive OTLP, store it in ClickHouse, serve queries")
+    serve.add_argument("--config", help="YAML configuration file")
+    serve.add_argument("--data-dir", help="WAL and embedded ClickHouse (default ./driftline-data)")
+    serve.add_argument("--otlp-grpc", metavar="HOST:PORT", help="OTLP gRPC (default 127.0.0.1:4317)")
+    serve.add_argument("--otlp-http", metavar="HOST:PORT", help="OTLP HTTP (default 127.0.0.1:4318)")
+    serve.add_argument("--query-grpc", metavar="HOST:PORT", help="query API (default 127.0.0.1:4319)")
+    serve.add_argument("--metrics", metavar="HOST:PORT", help="Prometheus /metrics (default 127.0.0.1:9464)")
+    serve.add_argument("--clickhouse-url", metavar="URL", help="http(s)://user:pass@host:8123/db instead of embedded chDB")
+    serve.add_argument("--wal-sync", choices=["always", "interval", "never"], help="WAL fsync policy (default always)")
+    serve.set_defaults(func=_cmd_serve)
+
+    check = sub.add_parser("check-config", help="validate a configuration file")
+    check.add_argument("file")
+    check.set_defaults(func=_cmd_check_config)
+
+    schema = sub.add_parser("schema", help="print the ClickHouse DDL for a configuration")
+    schema.add_argument("--config")
+    schema.add_argument("--cluster", help="render for this cluster_name (ON CLUSTER, Replicated, Distributed)")
+    schema.set_defaults(func=_cmd_schema)
+
+    try:
+        from driftline.cli import sql
+    except ImportError:  # the query API's generated code is missing (run `make proto`)
+        pass
+    else:
+        sql.add_parser(sub)
+    return parser  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

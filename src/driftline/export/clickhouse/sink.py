@@ -1,0 +1,244 @@
+"""The ClickHouse sink: WAL cursor "clickhouse" → batch plan → INSERTs → acknowledgement.
+
+    loop:
+      batch  = records from the cursor until max_rows / max_size / flush_interval
+               (after a restart: exactly the range of the saved plan, if it was not acked)
+      plan   = (first_id, last_id) saved durably          ← before the first INSERT attempt
+      for each signal in the batch, for each of its tables:
+          INSERT … SETTINGS insert_deduplication_token = "wal-<first>-<last>:<table>"
+          retryable error → back off (jittered exponential) and retry the same statement
+          permanent error → bisect that table's records; set aside only the ones refused
+      ack(first_id, last_id)                               ← segments can now be deleted
+
+One batch is in flight at a time, so the plan is a single range. Rows in ClickHouse are a pure
+function of WAL bytes and plan ranges: replays are exactly-once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_delay,
+    stop_never,
+    wait_exponential_jitter,
+)
+
+from driftline import telemetry
+from driftline.config.model import ClickHouseConfig
+from driftline.errors import PermanentError, RetryableError
+from driftline.export.clickhouse.counting import count_items
+from driftline.export.clickhouse.plan import BatchPlan, PlanFile
+from driftline.signals import Signal
+
+log = logging.getLogger(__name__)
+
+CURSOR = "clickhouse"
+_READ_MAX_RECORDS = 64
+
+
+class Record(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def kind(self) -> int: ...
+    @property
+    def payload(self) -> bytes: ...
+
+
+class RecordSource(Protocol):
+    """The part of the WAL the sink uses."""
+
+    def read(
+        self, cursor: str, max_records: int, max_bytes: int, timeout_s: float
+    ) -> Sequence[Record]: ...
+    def ack(self, cursor: str, first_id: int, last_id: int) -> None: ...
+
+
+class Inserter(Protocol):
+    def insert(self, signal: Signal, payloads: Sequence[bytes], token: str) -> None: ...
+
+
+class _Stopping(Exception):
+    """Raised out of a retry sleep when the sink is asked to stop."""
+
+
+class ClickHouseSink:
+    def __init__(
+        self,
+        source: RecordSource,
+        inserter: Inserter,
+        config: ClickHouseConfig,
+        state_dir: str | Path,
+        *,
+        on_set_aside: Callable[[Record, str], None] | None = None,
+    ) -> None:
+        self._source = source
+        self._inserter = inserter
+        self._config = config
+        self._plans = PlanFile(Path(state_dir) / "clickhouse.plan.json")
+        self._pending: deque[Record] = deque()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._on_set_aside = on_set_aside or self._log_set_aside
+        self.batches_done = 0
+        self.last_error: str = ""
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="clickhouse-sink", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Finish the batch in flight (if storage answers), then stop. Unacked records stay in
+        the WAL and are replayed by the next start."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    # ---- the loop ----------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        replay = self._plans.load()
+        while not self._stop.is_set():
+            try:
+                batch = self._next_batch(replay)
+                replay = None
+                if batch:
+                    self._write(batch)
+            except _Stopping:
+                return
+            except Exception:  # never let the sink thread die: data is safe in the WAL
+                log.exception("clickhouse sink: unexpected error; retrying in 1 s")
+                self._stop.wait(1.0)
+
+    def _read(self, timeout_s: float, max_bytes: int) -> None:
+        records = self._source.read(CURSOR, _READ_MAX_RECORDS, max_bytes, timeout_s)
+        self._pending.extend(records)
+
+    def _next_batch(self, replay: BatchPlan | None) -> list[Record]:
+        batch: list[Record] = []
+        if replay is not None:
+            # Exactly the saved range; records before it were acked, records after wait.
+            while not self._stop.is_set():
+                while self._pending and self._pending[0].id <= replay.last_id:
+                    batch.append(self._pending.popleft())
+                if (batch and batch[-1].id >= replay.last_id) or (
+                    self._pending and self._pending[0].id > replay.last_id
+                ):
+                    return batch
+                self._read(0.2, 64 << 20)
+            return batch
+        cfg = self._config.batch
+        max_bytes = cfg.max_size_mib << 20
+        rows = size = 0
+        deadline = time.monotonic() + cfg.flush_interval_s
+        while not self._stop.is_set():
+            while self._pending and rows < cfg.max_rows and size < max_bytes:
+                record = self._pending.popleft()
+                batch.append(record)
+                size += len(record.payload)
+                rows += self._rows(record)
+            if rows >= cfg.max_rows or size >= max_bytes:
+                return batch
+            remaining = deadline - time.monotonic()
+            if batch and remaining <= 0:
+                return batch
+            if not batch:
+                deadline = time.monotonic() + cfg.flush_interval_s
+                remaining = cfg.flush_interval_s
+            self._read(min(max(remaining, 0.01), 0.5), max_bytes - size)
+        return batch
+
+    @staticmethod
+    def _rows(record: Record) -> int:
+        try:
+            return count_items(Signal(record.kind), record.payload)
+        except Exception:
+            return 1  # undecodable here; ClickHouse will decide, the bisect sets it aside
+
+    def _write(self, batch: list[Record]) -> None:
+        plan = BatchPlan(batch[0].id, batch[-1].id)
+        self._plans.save(plan)
+        by_signal: dict[Signal, list[Record]] = {}
+        for record in batch:
+            by_signal.setdefault(Signal(record.kind), []).append(record)
+        for signal, records in by_signal.items():
+            self._insert_signal(signal, records, plan.token)
+        self._source.ack(CURSOR, plan.first_id, plan.last_id)
+        self.batches_done += 1
+
+    def _insert_signal(self, signal: Signal, records: list[Record], token: str) -> None:
+        payloads = [r.payload for r in records]
+        try:
+            self._with_retry(lambda: self._inserter.insert(signal, payloads, token))
+            for record in records:
+                telemetry.INSERT_ROWS.labels(signal.name.lower()).inc(self._rows(record))
+        except PermanentError as e:
+            log.warning("clickhouse refused a %s batch (%s); bisecting", signal.name.lower(), e)
+            self._bisect(signal, records, token)
+
+    def _bisect(self, signal: Signal, records: list[Record], token: str) -> None:
+        """Insert halves separately (tokens extended with the half's range) until the refused
+        records are isolated; those are set aside, everything else lands."""
+        if len(records) == 1:
+            try:
+                sub = f"{token}/{records[0].id}"
+                self._with_retry(lambda: self._inserter.insert(signal, [records[0].payload], sub))
+            except PermanentError as e:
+                self._on_set_aside(records[0], str(e))
+            return
+        mid = len(records) // 2
+        for half in (records[:mid], records[mid:]):
+            sub = f"{token}/{half[0].id}-{half[-1].id}"
+            try:
+                payloads = [r.payload for r in half]
+                self._with_retry(lambda p=payloads, t=sub: self._inserter.insert(signal, p, t))  # type: ignore[misc]
+            except PermanentError:
+                self._bisect(signal, half, sub)
+
+    def _with_retry(self, fn: Callable[[], None]) -> None:
+        retry = self._config.retry_on_failure
+        if not retry.enabled:
+            fn()
+            return
+        stop = stop_after_delay(retry.max_elapsed_time_s) if retry.max_elapsed_time_s else stop_never
+        retrying = Retrying(
+            retry=retry_if_exception_type(RetryableError),
+            wait=wait_exponential_jitter(
+                initial=retry.initial_interval_s,
+                max=retry.max_interval_s,
+                exp_base=retry.multiplier,
+                jitter=retry.initial_interval_s * retry.randomization_factor,
+            ),
+            stop=stop,
+            sleep=self._sleep,
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        retrying(fn)
+
+    def _sleep(self, seconds: float) -> None:
+        if self._stop.wait(seconds):
+            raise _Stopping
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        self.last_error = str(error)
+        log.warning(
+            "clickhouse insert failed (attempt %d), retrying: %s", state.attempt_number, error
+        )
+
+    @staticmethod
+    def _log_set_aside(record: Record, reason: str) -> None:
+        log.error("clickhouse refused WAL record %d permanently; set aside: %s", record.id, reason)

@@ -1,0 +1,209 @@
+"""Wiring: config → WAL → ClickHouse sink → receivers → query API → /metrics; run; shut down.
+
+Start order follows the Collector's rule (consumers before producers): the WAL and the sink
+exist before any receiver accepts data. Shutdown runs in reverse: receivers stop accepting and
+finish in-flight requests, the sink drains what it can within the grace period, the WAL is
+flushed and closed. Anything not yet in ClickHouse stays in the WAL for the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import start_http_server
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from driftline import telemetry
+from driftline.config.model import DriftlineConfig
+from driftline.errors import WalFullError
+from driftline.export.clickhouse.sink import CURSOR as CLICKHOUSE_CURSOR
+from driftline.export.clickhouse.sink import ClickHouseSink, Record
+from driftline.storage.client import Target, connect
+from driftline.storage.inserter import ProtobufInserter
+from driftline.storage.migrate import migrate
+from driftline.storage.schema import DdlContext
+from driftline.wal import Wal
+
+log = logging.getLogger("driftline")
+
+_LAG_CHECK_INTERVAL_S = 0.1
+
+
+class BackpressureLog:
+    """The receivers' durable log: the WAL, refusing new data (retryably) while the ClickHouse
+    sink lags the head by more than `max_lag_bytes` — "storage far behind" — or the WAL is full."""
+
+    def __init__(self, wal: Wal, max_lag_bytes: int, retry_after_s: float) -> None:
+        self._wal = wal
+        self._max_lag = max_lag_bytes
+        self._retry_after_s = retry_after_s
+        self._checked_at = 0.0
+        self._lagging = False
+        self._lock = threading.Lock()
+
+    def _storage_lagging(self) -> bool:
+        now = time.monotonic()
+        if now - self._checked_at >= _LAG_CHECK_INTERVAL_S:
+            with self._lock:
+                if now - self._checked_at >= _LAG_CHECK_INTERVAL_S:
+                    stats = self._wal.stats()
+                    cursor = stats.cursors.get(CLICKHOUSE_CURSOR)
+                    self._lagging = cursor is not None and cursor.lag_bytes > self._max_lag
+                    self._checked_at = now
+        return self._lagging
+
+    def submit(self, kind: int, payload: bytes) -> Future[int]:
+        if self._storage_lagging():
+            raise WalFullError(
+                "storage is far behind; retry later", delay_s=self._retry_after_s
+            )
+        return self._wal.submit(kind, payload)
+
+
+class WalCollector(Collector):
+    """WAL gauges read at scrape time."""
+
+    def __init__(self, wal: Wal) -> None:
+        self._wal = wal
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        stats = self._wal.stats()
+        yield GaugeMetricFamily("driftline_wal_bytes", "Bytes of WAL segments on disk.", value=stats.total_bytes)
+        yield GaugeMetricFamily("driftline_wal_segments", "WAL segment files on disk.", value=stats.segments)
+        yield GaugeMetricFamily("driftline_wal_head_id", "Last durable WAL record id.", value=stats.head_id)
+        lag_records = GaugeMetricFamily(
+            "driftline_wal_cursor_lag_records", "Records not yet acknowledged by a consumer.",
+            labels=["cursor"],
+        )
+        lag_bytes = GaugeMetricFamily(
+            "driftline_wal_cursor_lag_bytes", "Bytes not yet acknowledged by a consumer.",
+            labels=["cursor"],
+        )
+        for name, cursor in stats.cursors.items():
+            lag_records.add_metric([name], cursor.lag_records)
+            lag_bytes.add_metric([name], cursor.lag_bytes)
+        yield lag_records
+        yield lag_bytes  # fmt: skip
+
+
+@dataclass
+class RunningService:
+    """Handles to everything `start()` built; `endpoints` holds the bound addresses."""
+
+    config: DriftlineConfig
+    wal: Wal
+    sink: ClickHouseSink
+    endpoints: dict[str, str] = field(default_factory=dict)
+    closers: list[Any] = field(default_factory=list)
+
+
+def _host(endpoint: str) -> str:
+    return endpoint.rpartition(":")[0]
+
+
+def _set_aside(directory: Path) -> Any:
+    def write(record: Record, reason: str) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / f"{record.id:020d}.pb").write_bytes(record.payload)
+        (directory / f"{record.id:020d}.txt").write_text(reason)
+        log.error("WAL record %d refused by ClickHouse, set aside in %s: %s", record.id, directory, reason)
+
+    return write
+
+
+async def start(cfg: DriftlineConfig) -> RunningService:
+    # Imports of the servers stay local: they pull in grpc/aiohttp, which the CLI's
+    # check-config path does not need.
+    from driftline.api.server import start_query_server
+    from driftline.receiver.otlp_grpc import start_otlp_grpc_server
+    from driftline.receiver.otlp_http import start_otlp_http_server
+
+    data_dir = Path(cfg.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    wal = Wal.open(cfg.wal, cfg.wal_dir, cursors=[CLICKHOUSE_CURSOR])
+    ch = cfg.exporters.clickhouse
+    target = Target.from_config(ch, cfg.clickhouse_dir)
+    client = connect(target)
+    if ch.create_schema:
+        migrate(client, DdlContext.from_config(ch))
+    inserter = ProtobufInserter(client, target, data_dir / "tmp")
+    sink = ClickHouseSink(
+        wal, inserter, ch, data_dir / "state", on_set_aside=_set_aside(data_dir / "rejected")
+    )
+    sink.start()
+    service = RunningService(cfg, wal, sink)
+
+    durable = BackpressureLog(wal, ch.max_lag_mib << 20, cfg.wal.retry_after_s)
+    otlp = cfg.receivers.otlp
+    grpc_server, grpc_port = await start_otlp_grpc_server(durable, otlp)
+    service.closers.append(grpc_server)
+    service.endpoints["otlp_grpc"] = f"{_host(otlp.protocols.grpc.endpoint)}:{grpc_port}"
+    http_runner, http_port = await start_otlp_http_server(durable, otlp)
+    service.closers.append(http_runner)
+    service.endpoints["otlp_http"] = f"{_host(otlp.protocols.http.endpoint)}:{http_port}"
+
+    query_server, query_port = await start_query_server(cfg.query, lambda: connect(target))
+    service.closers.append(query_server)
+    service.endpoints["query_grpc"] = f"{_host(cfg.query.endpoint)}:{query_port}"
+
+    metrics_host, _, metrics_port = cfg.telemetry.metrics_endpoint.rpartition(":")
+    telemetry.REGISTRY.register(WalCollector(wal))
+    metrics_server, _thread = start_http_server(
+        int(metrics_port), addr=metrics_host, registry=telemetry.REGISTRY
+    )
+    service.closers.append(metrics_server)
+    service.endpoints["metrics"] = f"{metrics_host}:{metrics_server.server_port}"
+
+    (data_dir / "endpoints.json").write_text(json.dumps(service.endpoints))
+    log.info(
+        "driftline ready: %s",
+        " ".join(f"{k}={v}" for k, v in service.endpoints.items()),
+    )
+    return service
+
+
+async def stop(service: RunningService, grace_s: float = 10.0) -> None:
+    for closer in service.closers:
+        if hasattr(closer, "stop") and asyncio.iscoroutinefunction(closer.stop):
+            await closer.stop(grace_s)  # grpc.aio servers: finish in-flight RPCs
+        elif hasattr(closer, "cleanup"):
+            await closer.cleanup()  # aiohttp runner
+        elif hasattr(closer, "shutdown"):
+            closer.shutdown()  # prometheus HTTP server
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        cursor = service.wal.stats().cursors.get(CLICKHOUSE_CURSOR)
+        if cursor is None or cursor.lag_records == 0:
+            break
+        await asyncio.sleep(0.05)
+    service.sink.stop()
+    service.wal.close()
+    log.info("driftline stopped")
+
+
+async def serve(cfg: DriftlineConfig) -> None:
+    """Run until SIGTERM or SIGINT, then shut down gracefully."""
+    service = await start(cfg)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    await stopping.wait()
+    log.info("driftline: signal received, draining")
+    await stop(service)
+
+
+def pid_file(data_dir: str) -> Path:
+    return Path(data_dir) / f"driftline.{os.getpid()}.pid"

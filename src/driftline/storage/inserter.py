@@ -1,0 +1,155 @@
+"""Insert a batch of raw OTLP requests, letting ClickHouse decode and flatten them.
+
+One call inserts one signal's payloads into each of that signal's tables with explicit settings:
+synchronous (`async_insert=0`), one thread (block boundaries depend only on the data), and an
+`insert_deduplication_token` per table that the caller derives from the WAL record range. A
+replay of the same range after a crash therefore produces the same blocks with the same tokens,
+and the tables (which keep `non_replicated_deduplication_window` insert hashes) drop them:
+exactly-once. The same token is never reused for other data: ClickHouse would drop that too.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Final
+
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError, OperationalError
+
+from driftline import telemetry
+from driftline.errors import PermanentError, RetryableError
+from driftline.signals import Signal
+from driftline.storage.client import Target
+from driftline.storage.ingest_sql import (
+    MESSAGE_NAMES,
+    STRUCTURES,
+    IngestStatement,
+    ingest_proto_text,
+    statements_for,
+)
+
+# ClickHouse error codes that will fail again with the same data (see ErrorCodes.cpp).
+_PERMANENT_CODES: Final = frozenset(
+    {
+        6,  # CANNOT_PARSE_TEXT
+        27,  # CANNOT_PARSE_INPUT_ASSERTION_FAILED
+        33,  # CANNOT_READ_ALL_DATA
+        69,  # ARGUMENT_OUT_OF_BOUND
+        117,  # INCORRECT_DATA
+        321,  # VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE
+        407,  # DECIMAL_OVERFLOW / out of range for DateTime64
+        434,  # CANNOT_PARSE_PROTOBUF_SCHEMA
+        1000,  # POCO_EXCEPTION (malformed message seen from chDB's Protobuf reader)
+    }
+)
+_CODE_PREFIX: Final = "Code: "
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        low = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(low | 0x80)
+        else:
+            out.append(low)
+            return bytes(out)
+
+
+def length_delimited(payloads: Sequence[bytes]) -> bytes:
+    """ClickHouse's `Protobuf` format: each message prefixed by its varint length."""
+    return b"".join(_varint(len(p)) + p for p in payloads)
+
+
+def classify(error: Exception) -> PermanentError | RetryableError:
+    """Map a clickhouse-connect error to our error tree by the server's numeric code."""
+    text = str(error)
+    code = None
+    if _CODE_PREFIX in text:
+        digits = text.split(_CODE_PREFIX, 1)[1].split(".", 1)[0].strip()
+        code = int(digits) if digits.isdigit() else None
+    if code in _PERMANENT_CODES:
+        return PermanentError(text)
+    return RetryableError(text)
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("'", "\\'")
+
+
+class ProtobufInserter:
+    """Inserts raw Export*ServiceRequest payloads through ClickHouse's Protobuf input."""
+
+    def __init__(self, client: Client, target: Target, tmp_dir: str | Path) -> None:
+        self._client = client
+        self._target = target
+        self._tmp_dir = Path(tmp_dir)
+        self._tmp_dir.mkdir(parents=True, exist_ok=True)
+        self._schema = ingest_proto_text()
+        self._statements: dict[Signal, list[IngestStatement]] = {
+            s: statements_for(s) for s in Signal
+        }
+
+    def _settings(self, signal: Signal, token: str) -> dict[str, Any]:
+        return {
+            "format_schema_source": "string",
+            "format_schema": self._schema,
+            "format_schema_message_name": MESSAGE_NAMES[signal],
+            "insert_deduplication_token": token,
+            "deduplicate_insert": "enable",
+            "deduplicate_insert_select": "force_enable",
+            "async_insert": 0,
+            "max_threads": 1,
+            "max_insert_threads": 1,
+            "max_block_size": 1_000_000,
+            "min_insert_block_size_rows": 1_000_000,
+            "min_insert_block_size_bytes": 1 << 30,
+            "input_format_parallel_parsing": 0,
+        }
+
+    def insert(self, signal: Signal, payloads: Sequence[bytes], token: str) -> None:
+        """Insert `payloads` into every table of `signal`. Raises PermanentError when the data
+        itself is refused, RetryableError for everything else (storage down, timeouts)."""
+        if not payloads:
+            return
+        data = length_delimited(payloads)
+        path = self._tmp_dir / f"{token}.{signal.name.lower()}.pb"
+        structure = STRUCTURES[signal]
+        if self._target.embedded:
+            path.write_bytes(data)
+            source = f"file('{_escape(str(path))}', 'Protobuf', '{structure}')"
+        else:
+            source = f"input('{structure}')"
+        try:
+            for statement in self._statements[signal]:
+                self._insert_one(statement, source, data, self._settings(signal, f"{token}:{statement.table}"))
+        finally:
+            if self._target.embedded:
+                path.unlink(missing_ok=True)
+
+    def _insert_one(
+        self, statement: IngestStatement, source: str, data: bytes, settings: dict[str, Any]
+    ) -> None:
+        sql = statement.render(source, self._target.database)
+        started = time.perf_counter()
+        try:
+            if self._target.embedded:
+                self._client.command(sql, settings=settings)
+            else:
+                self._client.command(sql + " FORMAT Protobuf", data=data, settings=settings)
+        except (ClickHouseError, DatabaseError, OperationalError, OSError) as e:
+            err = classify(e)
+            kind = "permanent" if isinstance(err, PermanentError) else "retryable"
+            telemetry.INSERT_ERRORS.labels(statement.table, kind).inc()
+            raise err from e
+        finally:
+            telemetry.INSERT_SECONDS.labels(statement.table).observe(time.perf_counter() - started)
+
+    def close(self) -> None:
+        for leftover in self._tmp_dir.glob("*.pb"):
+            leftover.unlink(missing_ok=True)
+        os.sync()
