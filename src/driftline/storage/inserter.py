@@ -42,6 +42,7 @@ _PERMANENT_CODES: Final = frozenset(
         321,  # VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE
         407,  # DECIMAL_OVERFLOW / out of range for DateTime64
         434,  # CANNOT_PARSE_PROTOBUF_SCHEMA
+        444,  # UNKNOWN_PROTOBUF_FORMAT (corrupted or mismatched message)
         1000,  # POCO_EXCEPTION (malformed message seen from chDB's Protobuf reader)
     }
 )

@@ -1,0 +1,62 @@
+"""DDL text: TTL, deduplication, cluster mode (no cluster runs here, so checked as text)."""
+
+from __future__ import annotations
+
+from driftline.storage.schema import MIGRATIONS, DdlContext, all_statements
+
+TABLES = (
+    "otel_traces",
+    "otel_traces_trace_id_ts",
+    "otel_logs",
+    "otel_metrics_gauge",
+    "otel_metrics_sum",
+    "otel_metrics_histogram",
+    "otel_metrics_exponential_histogram",
+    "otel_metrics_summary",
+)
+
+
+def _creates(statements: list[str]) -> list[str]:
+    return [s for s in statements if s.startswith("CREATE TABLE")]
+
+
+def test_migrations_are_numbered_consecutively_from_one() -> None:
+    assert [m.version for m in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1))
+
+
+def test_single_node_tables_enable_non_replicated_deduplication() -> None:
+    statements = all_statements(DdlContext(dedup_window=777))
+    for table in TABLES:
+        ddl = next(s for s in statements if f"`default`.`{table}` (" in s)
+        assert "non_replicated_deduplication_window = 777" in ddl, table
+        assert "ENGINE = MergeTree()" in ddl
+
+
+def test_ttl_uses_the_largest_unit_that_divides_the_duration() -> None:
+    assert DdlContext(ttl_s=72 * 3600).ttl("t") == "TTL t + toIntervalDay(3)"
+    assert DdlContext(ttl_s=5400).ttl("t") == "TTL t + toIntervalMinute(90)"
+    assert DdlContext(ttl_s=7200).ttl("t") == "TTL t + toIntervalHour(2)"
+    assert DdlContext(ttl_s=61).ttl("t") == "TTL t + toIntervalSecond(61)"
+    assert DdlContext(ttl_s=0).ttl("t") == ""
+    ddl = "\n".join(all_statements(DdlContext(ttl_s=86400)))
+    assert "TTL toDateTime(Timestamp) + toIntervalDay(1)" in ddl
+    assert "TTL toDateTime(TimeUnix) + toIntervalDay(1)" in ddl
+
+
+def test_cluster_mode_uses_on_cluster_replicated_local_tables_and_distributed_fronts() -> None:
+    ctx = DdlContext(cluster_name="prod", database="otel")
+    statements = all_statements(ctx)
+    assert all(" ON CLUSTER `prod`" in s for s in statements if s.startswith("CREATE"))
+    for table in TABLES:
+        local = next(s for s in statements if f"`otel`.`{table}_local` ON CLUSTER" in s and "(\n" in s)
+        assert f"ReplicatedMergeTree('/clickhouse/tables/{{shard}}/otel/{table}_local', '{{replica}}')" in local
+        front = next(s for s in statements if s.startswith(f"CREATE TABLE IF NOT EXISTS `otel`.`{table}` "))
+        assert f"ENGINE = Distributed(`prod`, `otel`, `{table}_local`" in front
+    mv = next(s for s in statements if "MATERIALIZED VIEW" in s)
+    assert "FROM `otel`.`otel_traces_local`" in mv and "TO `otel`.`otel_traces_trace_id_ts_local`" in mv
+
+
+def test_custom_engine_params_are_kept_in_cluster_mode() -> None:
+    ctx = DdlContext(cluster_name="c", engine_name="ReplicatedMergeTree", engine_params="ver")
+    assert ctx.engine("t").endswith("'{replica}', ver)")
+    assert len(_creates(all_statements(ctx))) == 2 * len(TABLES) + 1
