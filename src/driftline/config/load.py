@@ -51,13 +51,13 @@ def yaml_key(field_name: str) -> str:
     return field_name[:-2] if field_name.endswith("_s") else field_name
 
 
-def _expand_env(value: Any) -> Any:
+def _expand_env(value: Any, env: Mapping[str, str]) -> Any:
     if isinstance(value, str):
-        return _ENV_REF.sub(lambda m: os.environ.get(m.group(1), ""), value)
+        return _ENV_REF.sub(lambda m: env.get(m.group(1), ""), value)
     if isinstance(value, dict):
-        return {k: _expand_env(v) for k, v in value.items()}
+        return {k: _expand_env(v, env) for k, v in value.items()}
     if isinstance(value, list):
-        return [_expand_env(v) for v in value]
+        return [_expand_env(v, env) for v in value]
     return value
 
 
@@ -154,7 +154,7 @@ def load_config(
             raise ConfigError([f"{path}: cannot read: {e.strerror}"]) from e
         except yaml.YAMLError as e:
             raise ConfigError([f"{path}: not valid YAML: {e}"]) from e
-        data = _expand_env(data)
+        data = _expand_env(data, env)
     cfg = build(DriftlineConfig, data, "", problems)
     if problems:
         raise ConfigError(problems)
