@@ -167,7 +167,8 @@ async def _healthz(_request: web.Request) -> web.Response:
 
 def _message(status: int, message: Message, as_json: bool) -> web.Response:
     if as_json:
-        return web.Response(status=status, text=otlp_json.to_json(message), content_type=JSON)
+        body = otlp_json.to_json(message).encode()
+        return web.Response(status=status, body=body, content_type=JSON)
     return web.Response(status=status, body=message.SerializeToString(), content_type=PROTOBUF)
 
 
