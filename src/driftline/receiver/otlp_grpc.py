@@ -13,7 +13,6 @@ from typing import Any, Final
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_status import rpc_status
 
 from driftline.config.model import GrpcReceiverConfig, OtlpReceiverConfig, TLSConfig
 from driftline.errors import ConfigError
@@ -66,7 +65,10 @@ def _export_method(ingester: Ingester, auth: BearerAuth, otlp: OtlpSignal) -> Ex
                 size=len(request),
             )
         if outcome.failure is not None:
-            await context.abort_with_status(rpc_status.to_status(outcome.failure.to_status()))
+            failure = outcome.failure
+            await context.abort(
+                failure.code, failure.message, trailing_metadata=failure.grpc_trailing_metadata()
+            )
         inspection = outcome.inspection
         assert inspection is not None
         if not inspection.rejected and not inspection.error_message:

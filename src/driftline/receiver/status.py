@@ -10,7 +10,8 @@
 (error → gRPC code → HTTP status → `reason` label of RECEIVER_REJECTED). Unexpected errors are
 retryable on purpose: the client keeps the data and tries again, so nothing is lost silently.
 
-The details travel as a `google.rpc.Status`: in the `grpc-status-details-bin` trailer over gRPC,
+The details travel as a `google.rpc.Status`: in the `grpc-status-details-bin` trailer over gRPC
+(plus the RetryInfo alone in `google.rpc.retryinfo-bin`, for opentelemetry-python's exporter),
 as the response body over HTTP.
 """
 
@@ -30,6 +31,8 @@ from driftline.errors import InvalidInputError, RetryableError, TooLargeError, W
 # How long a client is told to wait when the WAL is full but did not say (WalConfig.retry_after_s).
 DEFAULT_RETRY_AFTER_S: Final = 5.0
 INTERNAL_MESSAGE: Final = "internal error: the request was not stored; retry later"
+GRPC_DETAILS_KEY: Final = "grpc-status-details-bin"  # google.rpc.Status, read by grpc_status
+RETRY_INFO_KEY: Final = "google.rpc.retryinfo-bin"  # google.rpc.RetryInfo alone
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,13 +64,28 @@ class Failure:
                 field="request", description=self.message
             )
             _add_detail(status, error_details_pb2.BadRequest(field_violations=[violation]))
-        if self.retry_after_s is not None:
-            seconds = math.floor(self.retry_after_s)
-            delay = duration_pb2.Duration(
-                seconds=seconds, nanos=round((self.retry_after_s - seconds) * 1e9)
-            )
-            _add_detail(status, error_details_pb2.RetryInfo(retry_delay=delay))
+        retry_info = self.retry_info()
+        if retry_info is not None:
+            _add_detail(status, retry_info)
         return status
+
+    def retry_info(self) -> error_details_pb2.RetryInfo | None:
+        if self.retry_after_s is None:
+            return None
+        seconds = math.floor(self.retry_after_s)
+        nanos = round((self.retry_after_s - seconds) * 1e9)
+        return error_details_pb2.RetryInfo(
+            retry_delay=duration_pb2.Duration(seconds=seconds, nanos=nanos)
+        )
+
+    def grpc_trailing_metadata(self) -> tuple[tuple[str, bytes], ...]:
+        """The status details, plus the RetryInfo alone under `google.rpc.retryinfo-bin`,
+        which is where the Python OTLP exporter looks for the delay."""
+        trailers = [(GRPC_DETAILS_KEY, self.to_status().SerializeToString())]
+        retry_info = self.retry_info()
+        if retry_info is not None:
+            trailers.append((RETRY_INFO_KEY, retry_info.SerializeToString()))
+        return tuple(trailers)
 
 
 def _add_detail(status: status_pb2.Status, detail: Message) -> None:
