@@ -1,0 +1,92 @@
+"""`driftline.v1.QueryService` (grpc.aio): thin handlers, request → query/ → response.
+
+Each RPC is a method here that turns its request into plain arguments, runs the query/ function
+on an `EnginePool` worker (ClickHouse calls block), and builds the response; `_call` maps errors
+to status codes (status.py) and counts every call in QUERY_REQUESTS. A new RPC adds a method,
+its query/ function and, if it needs one, a response builder module next to values.py.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import grpc
+from clickhouse_connect.driver.client import Client
+
+from driftline import telemetry
+from driftline.api._gen.driftline.v1 import query_pb2, query_pb2_grpc
+from driftline.api.engine import DEFAULT_WORKERS, EnginePool
+from driftline.api.status import code_label, status_for
+from driftline.api.values import sql_response
+from driftline.config.model import QueryConfig
+from driftline.query.sql import SqlTimeoutError, run_readonly_sql
+
+SERVICE_NAME = query_pb2.DESCRIPTOR.services_by_name["QueryService"].full_name
+
+R = TypeVar("R")
+
+
+class QueryServicer(query_pb2_grpc.QueryServiceServicer):
+    def __init__(
+        self,
+        config: QueryConfig,
+        client_factory: Callable[[], Client],
+        *,
+        workers: int = DEFAULT_WORKERS,
+    ) -> None:
+        self._config = config
+        self._pool = EnginePool(client_factory, workers=workers)
+
+    def close(self) -> None:
+        """Wait for running statements, then close the ClickHouse clients."""
+        self._pool.close()
+
+    async def Sql(
+        self, request: query_pb2.SqlRequest, context: grpc.aio.ServicerContext
+    ) -> query_pb2.SqlResponse:
+        async def handle() -> query_pb2.SqlResponse:
+            max_rows = row_limit(request.max_rows, self._config.max_rows)
+            timeout_s = time_limit(
+                request.timeout_seconds, self._config.max_execution_time_s, context.time_remaining()
+            )
+            sql, parameters = request.sql, dict(request.parameters)
+            result = await self._pool.run(
+                lambda client: run_readonly_sql(client, sql, parameters, max_rows, timeout_s)
+            )
+            return sql_response(result)
+
+        return await _call("Sql", context, handle)
+
+
+def row_limit(requested: int, server_max: int) -> int:
+    """0 means the server's limit; more than it is capped to it."""
+    return server_max if requested <= 0 else min(requested, server_max)
+
+
+def time_limit(requested_s: float, server_max_s: float, remaining_s: float | None) -> float:
+    """The statement's time limit: the request's (0 = the server's), capped by the server's
+    maximum and by what is left of the caller's gRPC deadline."""
+    limit = server_max_s
+    if math.isfinite(requested_s) and requested_s > 0:
+        limit = min(limit, requested_s)
+    if remaining_s is not None:
+        if remaining_s <= 0:
+            raise SqlTimeoutError("the call's deadline passed before the statement started")
+        limit = min(limit, remaining_s)
+    return limit
+
+
+async def _call(
+    method: str, context: grpc.aio.ServicerContext, handle: Callable[[], Awaitable[R]]
+) -> R:
+    try:
+        response = await handle()
+    except Exception as exc:
+        code, message = status_for(exc)
+        telemetry.QUERY_REQUESTS.labels(method=method, code=code_label(code)).inc()
+        await context.abort(code, message)
+        raise AssertionError("context.abort returned") from exc  # abort always raises
+    telemetry.QUERY_REQUESTS.labels(method=method, code=code_label(grpc.StatusCode.OK)).inc()
+    return response

@@ -1,0 +1,118 @@
+"""The query API server: QueryService, health, reflection, bearer auth and TLS on one port.
+
+`start_query_server` binds `query.endpoint` (port 0 picks a free port, which it returns), marks
+"" and every registered service SERVING in `grpc.health.v1.Health`, and turns on server
+reflection (grpcurl can list and describe the services). Stopping the server with
+`await server.stop(grace)` also waits for the ClickHouse workers and closes their clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Final
+
+import grpc
+from clickhouse_connect.driver.client import Client
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from driftline.api._gen.driftline.v1 import query_pb2_grpc
+from driftline.api.auth import BearerTokenInterceptor
+from driftline.api.query_service import SERVICE_NAME, QueryServicer
+from driftline.config.model import QueryConfig, TLSConfig
+from driftline.errors import ConfigError
+
+MIB: Final = 1 << 20
+MAX_RECEIVE_MESSAGE_BYTES: Final = 4 * MIB  # requests are SQL text and a few parameters
+_CONFIG_PATH: Final = "query"
+
+
+@dataclass(frozen=True, slots=True)
+class ExtraService:
+    """Another service on the query port: its full name (for health and reflection) and the
+    function that adds its servicer, e.g. `lambda s: add_FooServicer_to_server(Foo(), s)`."""
+
+    name: str
+    add_to_server: Callable[[grpc.aio.Server], None]
+
+
+async def start_query_server(
+    config: QueryConfig,
+    client_factory: Callable[[], Client],
+    extra_servicers: Iterable[ExtraService] = (),
+) -> tuple[grpc.aio.Server, int]:
+    """Start the query API on `config.endpoint`; return the server and its bound port."""
+    server = grpc.aio.server(
+        interceptors=[BearerTokenInterceptor(config.auth_token)],
+        options=[
+            ("grpc.max_receive_message_length", MAX_RECEIVE_MESSAGE_BYTES),
+            ("grpc.so_reuseport", 0),  # never share a port with another process by accident
+        ],
+    )
+    servicer = QueryServicer(config, client_factory)
+    query_pb2_grpc.add_QueryServiceServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
+    names = [SERVICE_NAME]
+    for extra in extra_servicers:
+        extra.add_to_server(server)
+        names.append(extra.name)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+    )
+    try:
+        port = _bind(server, config)
+    except BaseException:
+        servicer.close()
+        raise
+    _close_with(server, servicer)
+    for name in ["", *names]:
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    await server.start()
+    return server, port
+
+
+def _close_with(server: grpc.aio.Server, servicer: QueryServicer) -> None:
+    """Make `server.stop()` close the servicer's worker pool once the RPCs are done."""
+    stop = server.stop
+
+    async def stop_and_close(grace: float | None) -> Any:
+        try:
+            return await stop(grace)
+        finally:
+            await asyncio.to_thread(servicer.close)
+
+    server.stop = stop_and_close
+
+
+def _bind(server: grpc.aio.Server, config: QueryConfig) -> int:
+    endpoint = config.endpoint
+    try:
+        if config.tls.enabled:
+            port = server.add_secure_port(endpoint, _server_credentials(config.tls))
+        else:
+            port = server.add_insecure_port(endpoint)
+    except RuntimeError as exc:
+        raise OSError(f"query API cannot listen on {endpoint}: {exc}") from exc
+    if not port:
+        raise OSError(f"query API cannot listen on {endpoint}")
+    return int(port)
+
+
+def _server_credentials(tls: TLSConfig) -> grpc.ServerCredentials:
+    key = _read(tls.key_file, "key_file")
+    cert = _read(tls.cert_file, "cert_file")
+    client_ca = _read(tls.client_ca_file, "client_ca_file") if tls.client_ca_file else None
+    return grpc.ssl_server_credentials(
+        [(key, cert)], root_certificates=client_ca, require_client_auth=client_ca is not None
+    )
+
+
+def _read(path: str, key: str) -> bytes:
+    try:
+        with open(path, "rb") as file:
+            return file.read()
+    except OSError as exc:
+        raise ConfigError([f"{_CONFIG_PATH}.tls.{key}: cannot read {path!r}: {exc}"]) from None

@@ -1,0 +1,101 @@
+"""Printing query results: an aligned table for people, one JSON object for programs.
+
+--json   {"columns": [{"name": ..., "type": ...}, ...], "rows": [[...], ...], "truncated": b}
+         cells as JSON values: numbers, strings, true/false, null; Map/Array/Tuple as
+         objects and arrays; DateTime and Decimal as strings; NaN/±Infinity as strings.
+table    header, a rule, one line per row; numbers right-aligned, NULL as `NULL`, long
+         cells cut at MAX_CELL_WIDTH with `…`, newlines and tabs shown as \\n and \\t.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from typing import Any, Final
+
+from driftline.api._gen.driftline.v1 import query_pb2
+
+MAX_CELL_WIDTH: Final = 60
+NULL_TEXT: Final = "NULL"
+_NON_FINITE: Final = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def python_value(value: query_pb2.Value) -> Any:
+    """The cell as a Python value: json_value decoded, NULL as None."""
+    kind = value.WhichOneof("kind")
+    if kind is None or kind == "null_value":
+        return None
+    if kind == "json_value":
+        return json.loads(value.json_value)
+    return getattr(value, kind)
+
+
+def json_document(response: query_pb2.SqlResponse) -> str:
+    document = {
+        "columns": [{"name": c.name, "type": c.type} for c in response.columns],
+        "rows": [[_finite(python_value(v)) for v in row.values] for row in response.rows],
+        "truncated": response.truncated,
+    }
+    return json.dumps(document, ensure_ascii=False, allow_nan=False)
+
+
+def table(response: query_pb2.SqlResponse) -> str:
+    """The rows as aligned text; empty when there are no columns."""
+    header = [c.name for c in response.columns]
+    if not header:
+        return ""
+    cells = [[_cell_text(v) for v in row.values] for row in response.rows]
+    numeric = [_is_numeric_column(response.rows, i) for i in range(len(header))]
+    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(header)]
+    lines = [
+        _line(header, widths, [False] * len(header)),
+        "  ".join("-" * w for w in widths),
+        *(_line(row, widths, numeric) for row in cells),
+    ]
+    return "\n".join(lines)
+
+
+def summary(response: query_pb2.SqlResponse) -> str:
+    """`3 rows in 0.012 s, 10 rows read` plus a note when more rows existed."""
+    n = len(response.rows)
+    text = (
+        f"{n} row{'' if n == 1 else 's'} in {response.elapsed_seconds:.3f} s, "
+        f"{response.rows_read} rows read"
+    )
+    if response.truncated:
+        text += f"; truncated at {n} rows (more exist: narrow the query or raise --max-rows)"
+    return text
+
+
+def _line(cells: Sequence[str], widths: Sequence[int], right: Sequence[bool]) -> str:
+    parts = [c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right, strict=True)]
+    return "  ".join(parts).rstrip()
+
+
+def _cell_text(value: query_pb2.Value) -> str:
+    kind = value.WhichOneof("kind")
+    if kind is None or kind == "null_value":
+        return NULL_TEXT
+    if kind == "json_value":
+        decoded = json.loads(value.json_value)
+        text = decoded if isinstance(decoded, str) else value.json_value
+    elif kind == "bool_value":
+        text = "true" if value.bool_value else "false"
+    elif kind == "double_value":
+        text = repr(value.double_value)
+    else:
+        text = str(getattr(value, kind))
+    text = text.replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
+    return text if len(text) <= MAX_CELL_WIDTH else text[: MAX_CELL_WIDTH - 1] + "…"
+
+
+def _is_numeric_column(rows: Sequence[query_pb2.Row], index: int) -> bool:
+    kinds = {row.values[index].WhichOneof("kind") for row in rows} - {"null_value"}
+    return bool(kinds) and kinds <= {"int64_value", "uint64_value", "double_value"}
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return _NON_FINITE[repr(value)]
+    return value
