@@ -1,0 +1,209 @@
+"""Startup recovery: torn tails, corrupt frames, quarantine, ids that never go backwards."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from driftline.errors import WalCorruptionError
+from driftline.wal import Wal
+from driftline.wal.ledger import Ledger, LedgerState
+from driftline.wal.segment import segment_name
+from tests.unit.wal.wal_helpers import (
+    config,
+    flip_bit,
+    frame_bounds,
+    payload_for,
+    read_all,
+    segments,
+    set_file_length,
+)
+
+OpenWal = Callable[..., Wal]
+
+
+def _fill(open_wal: OpenWal, n: int, size: int = 100, **cfg: object) -> None:
+    wal = open_wal(config(**cfg))
+    for i in range(1, n + 1):
+        assert wal.append(1, payload_for(i, size)) == i
+    wal.close()
+
+
+def _expected(ids: list[int], size: int = 100) -> list[tuple[int, int, bytes]]:
+    return [(i, 1, payload_for(i, size)) for i in ids]
+
+
+def test_recovery_truncates_a_torn_tail_and_keeps_earlier_frames(
+    open_wal: OpenWal, wal_dir: Path
+) -> None:
+    _fill(open_wal, 5)
+    (path, start, _end, _) = frame_bounds(wal_dir)[-1]
+    set_file_length(path, start + 30)  # the last frame, half written
+    wal = open_wal(config())
+    assert read_all(wal, "sink") == _expected([1, 2, 3, 4])
+    assert path.stat().st_size == start
+    stats = wal.stats()
+    assert stats.torn_bytes_truncated == 30 and stats.corrupt_records == 0
+    assert not (wal_dir / "quarantine").exists()
+    # the clean close before the "crash" recorded next_id 6 in the ledger: 5 is not reissued
+    assert wal.append(1, b"next") == 6
+    assert [r[0] for r in read_all(wal, "sink")] == [6]
+
+
+def test_recovery_keeps_intact_records_after_a_corrupt_one(
+    open_wal: OpenWal, wal_dir: Path
+) -> None:
+    _fill(open_wal, 6)
+    (path, start, end, _rid) = frame_bounds(wal_dir)[2]
+    flip_bit(path, (start + 40) * 8)  # in the payload of record 3
+    wal = open_wal(config())
+    assert read_all(wal, "sink") == _expected([1, 2, 4, 5, 6])
+    stats = wal.stats()
+    assert stats.corrupt_records == 1 and stats.torn_bytes_truncated == 0
+    (bad,) = (wal_dir / "quarantine").iterdir()
+    assert bad.name.startswith(f"{path.name}.{start:012d}.")
+    assert len(bad.read_bytes()) == end - start
+    assert wal.append(1, b"next") == 7
+
+
+def test_skipped_corrupt_records_count_as_acknowledged(open_wal: OpenWal, wal_dir: Path) -> None:
+    _fill(open_wal, 6)
+    (path, start, _, _) = frame_bounds(wal_dir)[2]
+    flip_bit(path, (start + 40) * 8)
+    wal = open_wal(config())
+    wal.read("sink", 2, 1 << 20, 0)
+    wal.ack("sink", 1, 2)
+    assert wal.stats().cursors["sink"].acked_through == 3  # id 3 is damaged: implicitly acked
+    wal.ack("sink", 4, 6)
+    assert wal.stats().cursors["sink"].acked_through == 6
+
+
+def test_a_damaged_length_field_does_not_swallow_later_records(
+    open_wal: OpenWal, wal_dir: Path
+) -> None:
+    _fill(open_wal, 6)
+    (path, start, _, _) = frame_bounds(wal_dir)[1]
+    flip_bit(path, (start + 4) * 8 + 20)  # payload_len of record 2 grows by 1 MiB
+    wal = open_wal(config())
+    assert read_all(wal, "sink") == _expected([1, 3, 4, 5, 6])
+    assert wal.stats().corrupt_records == 1
+
+
+def test_a_corrupt_last_record_is_set_aside_and_its_id_never_reused(
+    open_wal: OpenWal, wal_dir: Path
+) -> None:
+    _fill(open_wal, 4)
+    (path, start, end, _) = frame_bounds(wal_dir)[-1]
+    flip_bit(path, (end - 1) * 8)
+    wal = open_wal(config())
+    assert read_all(wal, "sink") == _expected([1, 2, 3])
+    assert wal.stats().corrupt_records == 1
+    assert path.stat().st_size == start  # truncated, after the bytes went to quarantine/
+    assert len(list((wal_dir / "quarantine").iterdir())) == 1
+    assert wal.append(1, b"next") == 5  # 4 may have been acknowledged and inserted already
+    assert read_all(wal, "sink") == [(5, 1, b"next")]
+
+
+def test_damage_at_the_end_of_an_older_segment_is_set_aside_not_truncated(
+    open_wal: OpenWal, wal_dir: Path
+) -> None:
+    size = 300 * 1024
+    _fill(open_wal, 7, size=size)  # segments 1-3, 4-6, 7
+    first, _second, _ = segments(wal_dir)
+    length = first.stat().st_size
+    set_file_length(first, length - 1000)  # torn bytes inside a non-last segment
+    wal = open_wal(config())
+    assert [r[0] for r in read_all(wal, "sink")] == [1, 2, 4, 5, 6, 7]
+    stats = wal.stats()
+    assert stats.corrupt_records == 1 and stats.torn_bytes_truncated == 0
+    assert first.stat().st_size == length - 1000
+
+
+def test_every_record_after_garbage_in_the_middle_is_kept(open_wal: OpenWal, wal_dir: Path) -> None:
+    _fill(open_wal, 10)
+    bounds = frame_bounds(wal_dir)
+    path = bounds[0][0]
+    data = bytearray(path.read_bytes())
+    data[bounds[3][1] : bounds[6][2]] = os.urandom(bounds[6][2] - bounds[3][1])  # ids 4..7
+    path.write_bytes(bytes(data))
+    wal = open_wal(config())
+    assert read_all(wal, "sink") == _expected([1, 2, 3, 8, 9, 10])
+    assert wal.stats().corrupt_records == 4
+
+
+def test_the_same_damage_is_quarantined_once_across_restarts(
+    open_wal: OpenWal, wal_dir: Path
+) -> None:
+    _fill(open_wal, 5)
+    (path, start, _, _) = frame_bounds(wal_dir)[1]
+    flip_bit(path, (start + 30) * 8)
+    open_wal(config()).close()
+    wal = open_wal(config())
+    assert wal.stats().corrupt_records == 1
+    assert len(list((wal_dir / "quarantine").iterdir())) == 1
+
+
+def test_bytes_that_rot_after_startup_are_never_handed_out(
+    open_wal: OpenWal, wal_dir: Path
+) -> None:
+    wal = open_wal(config())
+    for i in range(1, 5):
+        wal.append(1, payload_for(i, 100))
+    (path, start, _, _) = frame_bounds(wal_dir)[1]
+    flip_bit(path, (start + 50) * 8)
+    assert read_all(wal, "sink") == _expected([1, 3, 4])
+    assert wal.stats().corrupt_records == 1
+    wal.ack("sink", 1, 1)
+    assert wal.stats().cursors["sink"].acked_through == 2
+    assert len(list((wal_dir / "quarantine").iterdir())) == 1
+
+
+def test_ids_never_go_backwards_past_the_ledger(open_wal: OpenWal, wal_dir: Path) -> None:
+    wal_dir.mkdir()
+    Ledger(wal_dir).save(LedgerState(next_id=1000, acked_through={"sink": 999}))
+    wal = open_wal(config())
+    assert wal.append(1, b"x") == 1000
+
+
+def test_ids_lost_with_a_torn_first_segment_start_the_log_where_the_ledger_left_it(
+    open_wal: OpenWal, wal_dir: Path
+) -> None:
+    _fill(open_wal, 3)
+    (path,) = segments(wal_dir)
+    set_file_length(path, 10)  # not even one header left
+    wal = open_wal(config())
+    assert read_all(wal, "sink") == []
+    # the ledger saw next_id 4 when the WAL was closed
+    assert wal.append(1, b"x") == 4
+
+
+def test_overlapping_segment_names_cannot_be_interpreted(open_wal: OpenWal, wal_dir: Path) -> None:
+    _fill(open_wal, 5)
+    (path,) = segments(wal_dir)
+    (wal_dir / segment_name(3)).write_bytes(path.read_bytes())
+    with pytest.raises(WalCorruptionError, match="inside the previous segment"):
+        Wal.open(config(), wal_dir, ["sink"])
+
+
+def test_an_unreadable_ledger_stops_the_open_and_releases_the_lock(wal_dir: Path) -> None:
+    wal_dir.mkdir()
+    (wal_dir / "ledger.json").write_text("{broken")
+    with pytest.raises(WalCorruptionError, match="refusing to guess"):
+        Wal.open(config(), wal_dir, ["sink"])
+    (wal_dir / "ledger.json").unlink()
+    Wal.open(config(), wal_dir, ["sink"]).close()
+
+
+def test_a_cursor_dropped_from_the_configuration_no_longer_holds_segments(
+    open_wal: OpenWal, wal_dir: Path
+) -> None:
+    wal = open_wal(config(), cursors=("a", "gone"))
+    for i in range(1, 4):
+        wal.append(1, payload_for(i))
+    wal.close()
+    wal = open_wal(config(), cursors=("a",))
+    assert set(wal.stats().cursors) == {"a"}
+    assert Ledger(wal_dir).load() == LedgerState(4, {"a": 0})
