@@ -30,7 +30,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     parser = subparsers.add_parser(
         "sql",
         help="run read-only SQL through the query API",
-        description="Run one read-only statement (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN, "
+        description="Run one read-only statement (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN,\n"
         "EXISTS) on the server's ClickHouse, through the query API.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -59,6 +59,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.max_rows < 0:
         print("error: --max-rows must be >= 0", file=sys.stderr)
+        return 2
+    if args.timeout is not None and not args.timeout > 0:
+        print("error: --timeout must be > 0", file=sys.stderr)
         return 2
     try:
         with QueryClient(Connection.from_args(args)) as client:

@@ -136,6 +136,8 @@ def test_a_timeout_reaches_the_server(
 def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_cli(capsys, "SELECT 1", "--param", "novalue")
     assert code == 2 and "NAME=VALUE" in err
+    code, _, err = run_cli(capsys, "SELECT 1", "--timeout", "0")
+    assert code == 2 and "--timeout must be > 0" in err
     assert sql.parse_params(["a=1", "b=x=y", "c="]) == {"a": "1", "b": "x=y", "c": ""}
 
 
