@@ -15,6 +15,8 @@ Rows are bounded with `max_result_rows=max_rows+1` and `result_overflow_mode='br
 engine stops at a block boundary past the limit, we keep `max_rows` and report `truncated` when
 more came back. Time is bounded with `max_execution_time` (TIMEOUT_EXCEEDED, 159).
 
+Timestamps come back timezone-aware (the column's zone, else the server's).
+
 Parameters are bound by the engine into `{name:Type}` placeholders and never become SQL text.
 A value is the placeholder type's text form (`['a','b']` for Array(String), `\\N` for NULL in a
 Nullable number); String, FixedString and Enum values are taken verbatim.
@@ -127,10 +129,12 @@ def run_readonly_sql(
     statement = check_statement(sql)
     binds = bind_parameters(statement.text, parameters)
     settings = readonly_settings(max_rows, max_execution_time_s)
-    _confirm_with_engine(client, statement, settings)
+    confirm_with_engine(client, statement, settings)
     started = time.monotonic()
     try:
-        result = client.query(statement.text, parameters=binds or None, settings=settings)
+        result = client.query(
+            statement.text, parameters=binds or None, settings=settings, tz_mode="aware"
+        )
     except (ClickHouseError, OSError) as exc:
         raise classify(exc) from exc
     elapsed_s = time.monotonic() - started
@@ -184,7 +188,7 @@ def classify(exc: BaseException) -> DriftlineError:
     return StorageUnavailableError(f"ClickHouse client error: {message}")
 
 
-def _confirm_with_engine(client: Client, statement: Statement, settings: dict[str, Any]) -> None:
+def confirm_with_engine(client: Client, statement: Statement, settings: dict[str, Any]) -> None:
     """Let ClickHouse's parser decide that the text is one statement, and check its rendering."""
     try:
         result = client.query(
