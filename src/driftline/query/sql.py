@@ -6,7 +6,8 @@ Two layers keep a statement from writing:
    that readonly mode does not stop (INTO OUTFILE, ...). The engine then parses the text itself
    (`formatQuerySingleLine`), which settles "one statement" with ClickHouse's own parser, and
    the same check runs again on its canonical rendering, so a lexer disagreement cannot hide a
-   second statement or a forbidden clause.
+   second statement or a forbidden clause. (This matters: clickhouse-connect's chDB backend
+   appends the settings to the SQL text, and chDB runs every statement it is given.)
 2. The statement runs with `readonly=1`, the last of its settings: ClickHouse applies settings
    in order and refuses to change any after readonly=1, so INSERT, CREATE, DROP, ALTER, SET,
    table functions and a `SETTINGS` clause of the user's own all fail with READONLY (164).
