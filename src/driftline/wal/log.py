@@ -86,7 +86,7 @@ class Wal:
             directory,
             self._catalog,
             next_id=rec.next_id,
-            active=rec.segments[-1] if rec.segments else None,
+            active=rec.appendable,
             sync=config.sync,
             sync_interval_s=config.sync_interval_s,
             segment_bytes=config.segment_size_mib << 20,

@@ -45,6 +45,7 @@ class Recovered:
     next_id: int
     acked_through: dict[str, int]  # for the cursors asked for
     lost: list[tuple[int, int]]  # inclusive id ranges below next_id with no intact record
+    appendable: Segment | None  # the newest segment, if new frames may follow its last one
     corrupt_records: int = 0
     torn_bytes_truncated: int = 0
     quarantined: list[Path] = field(default_factory=list)
@@ -88,6 +89,8 @@ def recover(directory: Path, cursors: Sequence[str]) -> Recovered:
     corrupt = torn = 0
     quarantined: list[Path] = []
     changed_dir = False
+    appendable: Segment | None = None
+    end_ids = [1]  # one past every id a segment accounts for, deleted empty ones included
     for i, (first_id, path) in enumerate(files):
         is_last = i == len(files) - 1
         if segments and first_id < segments[-1].end_id:
@@ -97,6 +100,7 @@ def recover(directory: Path, cursors: Sequence[str]) -> Recovered:
             )
         buf = path.read_bytes()
         scan = scan_segment(buf, first_id)
+        end_ids.append(scan.end_id)
         for damage in scan.damage:
             at_tail = damage.end == scan.size
             if is_last and at_tail and damage.status is FrameStatus.TORN:
@@ -130,16 +134,17 @@ def recover(directory: Path, cursors: Sequence[str]) -> Recovered:
             changed_dir = True
             continue
         segments.append(segment)
+        tail = scan.tail_damage
+        if is_last and (tail is None or tail.status is FrameStatus.TORN):
+            # After a corrupt tail (cut off, its id possibly claimed) new frames would no
+            # longer sit where their ids say they can: they go to a new segment instead.
+            appendable = segment
     if changed_dir:
         fsync_dir(directory)
     if corrupt:
         telemetry.WAL_CORRUPT_RECORDS.inc(corrupt)
 
-    next_id = max(
-        [1, state.next_id]
-        + [s.end_id for s in segments]
-        + [n + 1 for n in state.acked_through.values()]
-    )
+    next_id = max([state.next_id, *end_ids] + [n + 1 for n in state.acked_through.values()])
     oldest = segments[0].first_id if segments else next_id
     acked = {name: state.acked_through.get(name, oldest - 1) for name in cursors}
     forgotten = sorted(set(state.acked_through) - set(cursors))
@@ -150,6 +155,7 @@ def recover(directory: Path, cursors: Sequence[str]) -> Recovered:
         next_id=next_id,
         acked_through=acked,
         lost=_lost_ranges(segments, next_id),
+        appendable=appendable,
         corrupt_records=corrupt,
         torn_bytes_truncated=torn,
         quarantined=quarantined,

@@ -207,3 +207,37 @@ def test_a_cursor_dropped_from_the_configuration_no_longer_holds_segments(
     wal = open_wal(config(), cursors=("a",))
     assert set(wal.stats().cursors) == {"a"}
     assert Ledger(wal_dir).load() == LedgerState(4, {"a": 0})
+
+
+@pytest.mark.parametrize("records_in_last_segment", [1, 3])
+def test_records_appended_after_a_corrupt_tail_survive_the_next_restart(
+    open_wal: OpenWal, wal_dir: Path, records_in_last_segment: int
+) -> None:
+    size = 300 * 1024
+    n = 3 + records_in_last_segment  # segment 1-3, then the last one
+    _fill(open_wal, n, size=size)
+    (path, _, end, _) = frame_bounds(wal_dir)[-1]
+    flip_bit(path, (end - 1) * 8)
+    wal = open_wal(config())
+    assert wal.stats().corrupt_records == 1
+    assert wal.append(1, b"after-1") == n + 1
+    wal.close()
+    wal = open_wal(config())
+    assert wal.append(1, b"after-2") == n + 2
+    got = read_all(wal, "sink")
+    assert [r[0] for r in got] == [*range(1, n), n + 1, n + 2]
+    assert got[-2:] == [(n + 1, 1, b"after-1"), (n + 2, 1, b"after-2")]
+    assert wal.stats().corrupt_records == 0  # the corrupt tail was cut off (and set aside)
+
+
+def test_a_torn_tail_without_a_ledger_reissues_the_unacknowledged_id(wal_dir: Path) -> None:
+    wal = Wal.open(config(), wal_dir, ["sink"])
+    for i in range(1, 4):
+        wal.append(1, payload_for(i))
+    wal.close()
+    (wal_dir / "ledger.json").unlink()  # as if the crash came before the ledger was written
+    (path, start, _, _) = frame_bounds(wal_dir)[-1]
+    set_file_length(path, start + 5)
+    with Wal.open(config(), wal_dir, ["sink"]) as wal:
+        assert wal.append(1, b"again") == 3
+        assert read_all(wal, "sink") == [*_expected([1, 2], 64), (3, 1, b"again")]
