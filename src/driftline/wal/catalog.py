@@ -63,17 +63,25 @@ class Catalog:
 
     # ---- the writer --------------------------------------------------------------------------
 
-    def add(self, segment: Segment) -> None:
-        with self._lock:
-            self._segments.append(segment)
-            self._firsts.append(segment.first_id)
-            self._total_bytes += segment.size
-
     def publish(
-        self, segment: Segment, starts: Sequence[int], sizes: Sequence[int], nbytes: int
+        self,
+        segment: Segment,
+        starts: Sequence[int],
+        sizes: Sequence[int],
+        nbytes: int,
+        *,
+        new_segment: bool = False,
     ) -> None:
-        """Record frames now durable in `segment` (its last id becomes the head)."""
+        """Record frames now durable in `segment` (its last id becomes the head).
+
+        A new segment joins the catalog only here, with its first records: until then the
+        previous segment stays the newest, so it cannot be released while the writer may
+        still publish records in it.
+        """
         with self._lock:
+            if new_segment:
+                self._segments.append(segment)
+                self._firsts.append(segment.first_id)
             segment.starts.extend(starts)
             segment.sizes.extend(sizes)
             segment.size += nbytes

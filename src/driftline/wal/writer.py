@@ -42,10 +42,11 @@ _Pending = tuple[int, bytes, "Future[int]"]
 class _Run:
     """The part of one group that lands in one segment."""
 
-    __slots__ = ("bufs", "futures", "nbytes", "segment", "sizes", "starts")
+    __slots__ = ("bufs", "futures", "nbytes", "new_segment", "segment", "sizes", "starts")
 
-    def __init__(self, segment: Segment) -> None:
+    def __init__(self, segment: Segment, *, new_segment: bool = False) -> None:
         self.segment = segment
+        self.new_segment = new_segment
         self.bufs: list[bytes] = []
         self.starts: list[int] = []
         self.sizes: list[int] = []
@@ -188,7 +189,7 @@ class GroupCommitWriter:
                     if run is not None and run.bufs:
                         self._write(run)
                         runs.append(run)
-                    run = _Run(self._rotate(record_id))
+                    run = _Run(self._rotate(record_id), new_segment=True)
                     pos = 0
                 run.bufs.append(encode_header(kind, record_id, payload))
                 run.bufs.append(payload)
@@ -216,10 +217,14 @@ class GroupCommitWriter:
             raise
         group_bytes = 0
         for done in runs:
-            self._catalog.publish(done.segment, done.starts, done.sizes, done.nbytes)
+            self._catalog.publish(
+                done.segment, done.starts, done.sizes, done.nbytes, new_segment=done.new_segment
+            )
             group_bytes += done.nbytes
         with self._lock:
             self._queued_bytes -= group_bytes
+        if self._on_rotate is not None and any(done.new_segment for done in runs):
+            self._on_rotate()  # the sealed segment may already be passed by every cursor
         telemetry.WAL_SYNC_SECONDS.observe(time.perf_counter() - started)
         telemetry.WAL_APPENDS.inc(len(batch))
         telemetry.WAL_APPENDED_BYTES.inc(payload_bytes)
@@ -248,9 +253,6 @@ class GroupCommitWriter:
         self._fd = os.open(path, _OPEN_FLAGS | os.O_CREAT | os.O_EXCL, 0o644)
         fsync_dir(self._dir)  # the new name must survive a crash before its records are acked
         segment = Segment(first_id, path)
-        self._catalog.add(segment)
         self._active = segment
         self._dirty = False
-        if self._on_rotate is not None:
-            self._on_rotate()
         return segment

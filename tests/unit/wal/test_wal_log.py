@@ -183,6 +183,16 @@ def test_segments_rotate_at_the_configured_size(open_wal: OpenWal, wal_dir: Path
     assert wal.stats().segments == 4
 
 
+def test_a_group_that_fills_a_segment_never_gets_it_deleted_by_the_rotation(
+    open_wal: OpenWal, wal_dir: Path
+) -> None:
+    wal = open_wal(config(segment_size_mib=1))
+    futures = [wal.submit(1, payload_for(i, 200 * KIB)) for i in range(1, 7)]  # 5 fit in one
+    assert [f.result(5) for f in futures] == [1, 2, 3, 4, 5, 6]
+    assert [p.name for p in segments(wal_dir)] == [segment_name(1), segment_name(6)]
+    assert [r[0] for r in read_all(wal, "sink")] == [1, 2, 3, 4, 5, 6]
+
+
 def test_an_oversized_record_gets_a_segment_of_its_own(open_wal: OpenWal, wal_dir: Path) -> None:
     wal = open_wal(config(segment_size_mib=1, max_size_mib=16))
     wal.append(1, b"a" * 100)
