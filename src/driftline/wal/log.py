@@ -112,7 +112,9 @@ class Wal:
         if len(set(names)) != len(names) or not all(isinstance(n, str) and n for n in names):
             raise ValueError(f"cursor names must be distinct, non-empty strings: {names!r}")
         path = Path(directory)
-        path.mkdir(parents=True, exist_ok=True)
+        if not path.is_dir():
+            path.mkdir(parents=True)
+            fsync_dir(path.parent)  # the directory entry itself must survive a crash
         lock = DirLock(path)
         lock.acquire()
         try:
