@@ -20,7 +20,9 @@ Invariants
   whenever it is read, at recovery and on every `read`.
 - Segments are capped at `segment_size_mib`; a record never spans two segments (a record
   larger than the cap gets a segment of its own). The bytes on disk plus the bytes queued never
-  pass `max_size_mib`: past it `submit` raises WalFullError(delay_s=retry_after_s) at once.
+  pass `max_size_mib`: past it `submit` raises WalFullError(delay_s=retry_after_s) at once
+  (backpressure; never a crash or a silent drop). A single record larger than the whole cap
+  could never fit and raises TooLargeError instead, so clients do not retry it forever.
 - One writer thread creates and appends segments; acknowledgement deletes them, whole, and
   only once every cursor's persisted checkpoint has passed a segment's last record. The newest
   segment is never deleted.

@@ -109,6 +109,8 @@ class GroupCommitWriter:
     def submit(self, kind: int, payload: bytes) -> Future[int]:
         if not 0 <= kind <= 255:
             raise ValueError(f"kind must be within 0..255, got {kind}")
+        if type(payload) is not bytes:
+            payload = bytes(payload)  # the checksum wants bytes; a bytearray may change later
         size = HEADER_SIZE + len(payload)
         if len(payload) > MAX_PAYLOAD or size > self._max_bytes:
             raise TooLargeError(

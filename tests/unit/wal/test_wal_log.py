@@ -375,3 +375,28 @@ def test_stats_report_lag_per_cursor(open_wal: OpenWal) -> None:
 def test_cursor_names_must_be_distinct(wal_dir: Path) -> None:
     with pytest.raises(ValueError, match="distinct"):
         Wal.open(config(), wal_dir, ["a", "a"])
+
+
+def test_an_io_error_stops_the_writer_and_fails_the_waiting_appends(
+    open_wal: OpenWal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wal = open_wal(config(sync="always"))
+    assert wal.append(1, b"fine") == 1
+
+    def broken_fdatasync(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr("driftline.wal.writer.os.fdatasync", broken_fdatasync)
+    future = wal.submit(1, b"doomed")
+    with pytest.raises(OSError, match="Input/output error"):
+        future.result(5)
+    with pytest.raises(RuntimeError, match="writer failed"):
+        wal.submit(1, b"later")
+    assert [r.id for r in wal.read("sink", 10, 1 << 20, 0)] == [1]  # never durable: not read
+    monkeypatch.undo()
+    wal.close()
+    again = open_wal(config())
+    # the bytes did reach the file; recovery keeps them (the client was told "failed" and
+    # will retry: at least once, never lost), and the next id is fresh
+    assert [r[0] for r in read_all(again, "sink")] == [1, 2]
+    assert again.append(1, b"next") == 3
