@@ -25,7 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from loadgen import run_load  # noqa: E402
+from loadgen import run_load
 
 
 def _log(msg: str) -> None:
@@ -64,6 +64,7 @@ def main() -> int:
     args = parser.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="driftline-bench-"))
+    server_log = open(data_dir / "server.log", "w")  # noqa: SIM115 - lives as long as the server
     server = subprocess.Popen(
         [
             sys.executable, "-m", "driftline", "serve", "--data-dir", str(data_dir),
@@ -71,7 +72,7 @@ def main() -> int:
             "--query-grpc", "127.0.0.1:0", "--metrics", "127.0.0.1:0",
             "--wal-sync", args.wal_sync,
         ],
-        stderr=open(data_dir / "server.log", "w"),
+        stderr=server_log,
     )  # fmt: skip
     try:
         endpoints_file = data_dir / "endpoints.json"

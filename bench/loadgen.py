@@ -16,7 +16,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-MODELS = (("xgb-fraud", "17", 0.004), ("bert-sentiment", "2024.06.1", 0.018), ("resnet50", "3", 0.03))
+MODELS = (
+    ("xgb-fraud", "17", 0.004),
+    ("bert-sentiment", "2024.06.1", 0.018),
+    ("resnet50", "3", 0.03),
+)
 COUNTRIES = ("US", "DE", "BR", "IN", "NG", "JP")
 METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
@@ -182,5 +186,9 @@ def run_load(
         "acked_spans_per_s": round(acked / window) if window else 0,
         "rpcs": sum(r.rpcs for r in results),
         "errors": errors,
-        "rpc_latency_ms": {"p50": round(pct(0.5), 2), "p99": round(pct(0.99), 2), "max": round(pct(1.0), 2)},
+        "rpc_latency_ms": {
+            "p50": round(pct(0.5), 2),
+            "p99": round(pct(0.99), 2),
+            "max": round(pct(1.0), 2),
+        },
     }  # fmt: skip

@@ -89,7 +89,12 @@ class ServerProcess:
             response = stub.Sql(query_pb2.SqlRequest(sql=query), metadata=metadata, timeout=60)
         rows = []
         for row in response.rows:
-            rows.append([getattr(v, v.WhichOneof("kind")) if v.WhichOneof("kind") else None for v in row.values])
+            rows.append(
+                [
+                    getattr(v, v.WhichOneof("kind")) if v.WhichOneof("kind") else None
+                    for v in row.values
+                ]
+            )
         return rows
 
     def scalar(self, query: str) -> Any:

@@ -1,13 +1,13 @@
 """The error tree. Components raise these; only the edges (receivers, API) map them to codes.
 
-    DriftlineError
-    ├── PermanentError        the same input fails again: never retry, count it
-    │   ├── InvalidInputError malformed request or data (INVALID_ARGUMENT / 400)
-    │   └── TooLargeError     over a configured size limit (RESOURCE_EXHAUSTED / 413)
-    ├── RetryableError        try again later, after `delay_s` if given
-    │   └── WalFullError      the WAL is at its size cap (UNAVAILABLE + RetryInfo / 503)
-    ├── ConfigError           configuration is invalid; carries every problem found
-    └── WalCorruptionError    a WAL file cannot be interpreted at all (startup only)
+DriftlineError
+├── PermanentError        the same input fails again: never retry, count it
+│   ├── InvalidInputError malformed request or data (INVALID_ARGUMENT / 400)
+│   └── TooLargeError     over a configured size limit (RESOURCE_EXHAUSTED / 413)
+├── RetryableError        try again later, after `delay_s` if given
+│   └── WalFullError      the WAL is at its size cap (UNAVAILABLE + RetryInfo / 503)
+├── ConfigError           configuration is invalid; carries every problem found
+└── WalCorruptionError    a WAL file cannot be interpreted at all (startup only)
 """
 
 from __future__ import annotations

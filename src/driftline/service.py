@@ -66,9 +66,7 @@ class BackpressureLog:
 
     def submit(self, kind: int, payload: bytes) -> Future[int]:
         if self._storage_lagging():
-            raise WalFullError(
-                "storage is far behind; retry later", delay_s=self._retry_after_s
-            )
+            raise WalFullError("storage is far behind; retry later", delay_s=self._retry_after_s)
         return self._wal.submit(kind, payload)
 
 
@@ -80,15 +78,23 @@ class WalCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         stats = self._wal.stats()
-        yield GaugeMetricFamily("driftline_wal_bytes", "Bytes of WAL segments on disk.", value=stats.total_bytes)
-        yield GaugeMetricFamily("driftline_wal_segments", "WAL segment files on disk.", value=stats.segments)
-        yield GaugeMetricFamily("driftline_wal_head_id", "Last durable WAL record id.", value=stats.head_id)
+        yield GaugeMetricFamily(
+            "driftline_wal_bytes", "Bytes of WAL segments on disk.", value=stats.total_bytes
+        )
+        yield GaugeMetricFamily(
+            "driftline_wal_segments", "WAL segment files on disk.", value=stats.segments
+        )
+        yield GaugeMetricFamily(
+            "driftline_wal_head_id", "Last durable WAL record id.", value=stats.head_id
+        )
         lag_records = GaugeMetricFamily(
-            "driftline_wal_cursor_lag_records", "Records not yet acknowledged by a consumer.",
+            "driftline_wal_cursor_lag_records",
+            "Records not yet acknowledged by a consumer.",
             labels=["cursor"],
         )
         lag_bytes = GaugeMetricFamily(
-            "driftline_wal_cursor_lag_bytes", "Bytes not yet acknowledged by a consumer.",
+            "driftline_wal_cursor_lag_bytes",
+            "Bytes not yet acknowledged by a consumer.",
             labels=["cursor"],
         )
         for name, cursor in stats.cursors.items():
@@ -118,7 +124,9 @@ def _set_aside(directory: Path) -> Any:
         directory.mkdir(parents=True, exist_ok=True)
         (directory / f"{record.id:020d}.pb").write_bytes(record.payload)
         (directory / f"{record.id:020d}.txt").write_text(reason)
-        log.error("WAL record %d refused by ClickHouse, set aside in %s: %s", record.id, directory, reason)
+        log.error(
+            "WAL record %d refused by ClickHouse, set aside in %s: %s", record.id, directory, reason
+        )
 
     return write
 

@@ -1,4 +1,7 @@
-"""The three OTLP signals, as stored in WAL records (the value is written on disk: never renumber)."""
+"""The three OTLP signals, as stored in WAL records.
+
+The value is written on disk: never renumber.
+"""
 
 from __future__ import annotations
 

@@ -76,8 +76,11 @@ def test_spans_land_with_attributes_events_links_resource_and_scope(
         "predict",
         kind=SpanKind.INTERNAL,
         attributes={
-            "ml.model.name": "xgb", "ml.feature.age": 41.5, "ml.feature.n": 3,
-            "ml.feature.ok": True, "tags": ["a", "b"],
+            "ml.model.name": "xgb",
+            "ml.feature.age": 41.5,
+            "ml.feature.n": 3,
+            "ml.feature.ok": True,
+            "tags": ["a", "b"],
         },
         links=[Link(parent_ctx, {"link.kind": "batch"})],
     ) as span:
@@ -104,7 +107,10 @@ def test_spans_land_with_attributes_events_links_resource_and_scope(
     assert row[16] in (1, True)
     # The trace-id lookup table is fed by its materialized view.
     trace_hex = format(ctx.trace_id, "032x")
-    assert server.scalar(f"SELECT count() FROM otel_traces_trace_id_ts WHERE TraceId = '{trace_hex}'") >= 1
+    assert (
+        server.scalar(f"SELECT count() FROM otel_traces_trace_id_ts WHERE TraceId = '{trace_hex}'")
+        >= 1
+    )
 
 
 @pytest.mark.parametrize("transport", ["grpc", "http"])
@@ -115,7 +121,9 @@ def test_metrics_of_four_kinds_land_in_their_tables(server: ServerProcess, trans
     provider = MeterProvider(
         resource=Resource.create({"service.name": service}),
         metric_readers=[reader],
-        views=[View(instrument_name="latency.exp", aggregation=ExponentialBucketHistogramAggregation())],
+        views=[
+            View(instrument_name="latency.exp", aggregation=ExponentialBucketHistogramAggregation())
+        ],
     )
     meter = provider.get_meter("m")
     meter.create_gauge("queue.depth").set(7, {"queue": "a"})
@@ -126,12 +134,17 @@ def test_metrics_of_four_kinds_land_in_their_tables(server: ServerProcess, trans
     exp = meter.create_histogram("latency.exp", unit="ms")
     for v in (1.0, 2.0, 4.0, 8.0):
         exp.record(v)
-    provider.force_flush()
+    # shutdown() collects and exports once; a force_flush() first would export the
+    # (cumulative) points a second time, which is correct OTLP but muddles the counts.
     provider.shutdown()
 
     where = f"ServiceName = '{service}'"
-    server.wait_for(f"SELECT count() FROM otel_metrics_gauge WHERE {where}", 1)
-    assert server.sql(f"SELECT Value, Attributes['queue'] FROM otel_metrics_gauge WHERE {where}") == [[7.0, "a"]]
+    # One request feeds four tables, each its own INSERT: wait until all have landed.
+    for kind in ("gauge", "sum", "histogram", "exponential_histogram"):
+        server.wait_for(f"SELECT count() FROM otel_metrics_{kind} WHERE {where}", 1)
+    assert server.sql(
+        f"SELECT Value, Attributes['queue'] FROM otel_metrics_gauge WHERE {where}"
+    ) == [[7.0, "a"]]
     assert server.sql(
         f"SELECT Value, IsMonotonic, MetricUnit FROM otel_metrics_sum WHERE {where}"
     ) == [[5.0, True, "1"]]
@@ -139,7 +152,8 @@ def test_metrics_of_four_kinds_land_in_their_tables(server: ServerProcess, trans
         [3, 321.0, 1.0, 300.0]
     ]
     assert server.sql(
-        f"SELECT Count, Sum, arraySum(PositiveBucketCounts) FROM otel_metrics_exponential_histogram WHERE {where}"
+        "SELECT Count, Sum, arraySum(PositiveBucketCounts) "
+        f"FROM otel_metrics_exponential_histogram WHERE {where}"
     ) == [[4, 15.0, 4]]
 
 
@@ -148,9 +162,10 @@ def test_log_records_land_with_trace_context_and_attributes(
     server: ServerProcess, transport: str
 ) -> None:
     service = f"svc-l-{transport}-{uuid.uuid4().hex[:6]}"
-    span_exporter, _, log_exporter = _exporters(server, transport)
+    _, _, log_exporter = _exporters(server, transport)
     logger_provider = LoggerProvider(resource=Resource.create({"service.name": service}))
-    logger_provider.add_log_record_processor(SimpleLogRecordProcessor(log_exporter))  # type: ignore[arg-type]
+    processor = SimpleLogRecordProcessor(log_exporter)  # type: ignore[arg-type]
+    logger_provider.add_log_record_processor(processor)
     tracer_provider = TracerProvider()
     py_logger = logging.getLogger(f"test.{service}")
     py_logger.propagate = False
@@ -164,7 +179,8 @@ def test_log_records_land_with_trace_context_and_attributes(
     where = f"ServiceName = '{service}'"
     server.wait_for(f"SELECT count() FROM otel_logs WHERE {where}", 1)
     row = server.sql(
-        f"SELECT Body, SeverityText, SeverityNumber, TraceId, SpanId, LogAttributes['ml.model.name'], "
+        "SELECT Body, SeverityText, SeverityNumber, TraceId, SpanId, "
+        "LogAttributes['ml.model.name'], "
         f"Timestamp > now() - INTERVAL 1 HOUR FROM otel_logs WHERE {where}"
     )[0]
     assert row[:3] == ["drift detected on age", "WARN", 13]

@@ -160,29 +160,46 @@ def test_metrics_of_every_type_land_in_their_tables(
     hp = h.histogram.data_points.add(time_unix_nano=NOW_NS, count=3, sum=6.0, min=1.0, max=3.0)
     hp.bucket_counts.extend([1, 2, 0])
     hp.explicit_bounds.extend([1.0, 2.0])
-    ex = hp.exemplars.add(time_unix_nano=NOW_NS, as_double=2.0, span_id=b"\x01" * 8, trace_id=b"\x02" * 16)
+    ex = hp.exemplars.add(
+        time_unix_nano=NOW_NS, as_double=2.0, span_id=b"\x01" * 8, trace_id=b"\x02" * 16
+    )
     ex.filtered_attributes.append(kv("f", 1))
     e = sm.metrics.add(name="e")
-    ep = e.exponential_histogram.data_points.add(time_unix_nano=NOW_NS, count=4, scale=3, zero_count=1)
+    ep = e.exponential_histogram.data_points.add(
+        time_unix_nano=NOW_NS, count=4, scale=3, zero_count=1
+    )
     ep.positive.offset = -2
     ep.positive.bucket_counts.extend([1, 2])
     q = sm.metrics.add(name="q")
-    q.summary.data_points.add(time_unix_nano=NOW_NS, count=2, sum=3.0).quantile_values.add(quantile=0.5, value=1.5)
+    q.summary.data_points.add(time_unix_nano=NOW_NS, count=2, sum=3.0).quantile_values.add(
+        quantile=0.5, value=1.5
+    )
     inserter.insert(Signal.METRICS, [req.SerializeToString()], "m-1")
     db_ = target.database
-    assert client.query(f"SELECT Value, Attributes, MetricUnit FROM {db_}.otel_metrics_gauge WHERE MetricName='g'").result_rows == [(7.0, {"k": "v"}, "1")]
-    assert client.query(f"SELECT Value, IsMonotonic, AggregationTemporality FROM {db_}.otel_metrics_sum").result_rows == [(1.5, True, 2)]
     assert client.query(
-        f"SELECT Count, Sum, BucketCounts, ExplicitBounds, Min, Max, Exemplars.Value, Exemplars.SpanId, "
+        f"SELECT Value, Attributes, MetricUnit FROM {db_}.otel_metrics_gauge WHERE MetricName='g'"
+    ).result_rows == [(7.0, {"k": "v"}, "1")]
+    assert client.query(
+        f"SELECT Value, IsMonotonic, AggregationTemporality FROM {db_}.otel_metrics_sum"
+    ).result_rows == [(1.5, True, 2)]
+    assert client.query(
+        "SELECT Count, Sum, BucketCounts, ExplicitBounds, Min, Max, Exemplars.Value, "
+        "Exemplars.SpanId, "
         f"Exemplars.TraceId, Exemplars.FilteredAttributes FROM {db_}.otel_metrics_histogram"
-    ).result_rows == [(3, 6.0, [1, 2, 0], [1.0, 2.0], 1.0, 3.0, [2.0], ["01" * 8], ["02" * 16], [{"f": "1"}])]
+    ).result_rows == [
+        (3, 6.0, [1, 2, 0], [1.0, 2.0], 1.0, 3.0, [2.0], ["01" * 8], ["02" * 16], [{"f": "1"}])
+    ]
     assert client.query(
-        f"SELECT Count, Scale, ZeroCount, PositiveOffset, PositiveBucketCounts FROM {db_}.otel_metrics_exponential_histogram"
+        "SELECT Count, Scale, ZeroCount, PositiveOffset, PositiveBucketCounts "
+        f"FROM {db_}.otel_metrics_exponential_histogram"
     ).result_rows == [(4, 3, 1, -2, [1, 2])]
     assert client.query(
-        f"SELECT Count, ValueAtQuantiles.Quantile, ValueAtQuantiles.Value FROM {db_}.otel_metrics_summary"
+        "SELECT Count, ValueAtQuantiles.Quantile, ValueAtQuantiles.Value "
+        f"FROM {db_}.otel_metrics_summary"
     ).result_rows == [(2, [0.5], [1.5])]
-    assert client.query(f"SELECT ServiceName FROM {db_}.otel_metrics_gauge").result_rows == [("svc-metrics",)]
+    assert client.query(f"SELECT ServiceName FROM {db_}.otel_metrics_gauge").result_rows == [
+        ("svc-metrics",)
+    ]
 
 
 def test_log_records_use_observed_time_when_time_is_unset(
@@ -193,7 +210,9 @@ def test_log_records_use_observed_time_when_time_is_unset(
     rl = req.resource_logs.add()
     rl.resource.attributes.append(kv("service.name", "svc-logs"))
     sl = rl.scope_logs.add()
-    rec = sl.log_records.add(observed_time_unix_nano=NOW_NS, severity_number=17, severity_text="ERROR")
+    rec = sl.log_records.add(
+        observed_time_unix_nano=NOW_NS, severity_number=17, severity_text="ERROR"
+    )
     rec.body.string_value = "model failed"
     rec.trace_id, rec.span_id, rec.event_name = b"\x03" * 16, b"\x04" * 8, "ml.label"
     rec.attributes.append(kv("ml.label", 1.0))
@@ -202,7 +221,9 @@ def test_log_records_use_observed_time_when_time_is_unset(
         f"SELECT toUnixTimestamp64Nano(Timestamp), SeverityNumber, SeverityText, Body, TraceId, "
         f"SpanId, EventName, LogAttributes FROM {target.database}.otel_logs"
     ).result_rows
-    assert rows == [(NOW_NS, 17, "ERROR", "model failed", "03" * 16, "04" * 8, "ml.label", {"ml.label": "1"})]
+    assert rows == [
+        (NOW_NS, 17, "ERROR", "model failed", "03" * 16, "04" * 8, "ml.label", {"ml.label": "1"})
+    ]
 
 
 def test_garbage_payload_is_a_permanent_error(inserter: ProtobufInserter) -> None:

@@ -1,10 +1,10 @@
 """`driftline …`: the command line. The only place that exits the process.
 
-    driftline serve [--config FILE] [--data-dir DIR] [--otlp-grpc H:P] [--otlp-http H:P]
-                    [--query-grpc H:P] [--metrics H:P] [--clickhouse-url URL]
-    driftline check-config FILE
-    driftline schema [--config FILE] [--cluster NAME]     print the DDL that serve would run
-    driftline sql "SELECT …" [--json]                      read-only SQL through the query API
+driftline serve [--config FILE] [--data-dir DIR] [--otlp-grpc H:P] [--otlp-http H:P]
+                [--query-grpc H:P] [--metrics H:P] [--clickhouse-url URL]
+driftline check-config FILE
+driftline schema [--config FILE] [--cluster NAME]     print the DDL that serve would run
+driftline sql "SELECT …" [--json]                      read-only SQL through the query API
 """
 
 from __future__ import annotations
@@ -81,12 +81,28 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="receive OTLP, store it in ClickHouse, serve queries")
     serve.add_argument("--config", help="YAML configuration file")
     serve.add_argument("--data-dir", help="WAL and embedded ClickHouse (default ./driftline-data)")
-    serve.add_argument("--otlp-grpc", metavar="HOST:PORT", help="OTLP gRPC (default 127.0.0.1:4317)")
-    serve.add_argument("--otlp-http", metavar="HOST:PORT", help="OTLP HTTP (default 127.0.0.1:4318)")
-    serve.add_argument("--query-grpc", metavar="HOST:PORT", help="query API (default 127.0.0.1:4319)")
-    serve.add_argument("--metrics", metavar="HOST:PORT", help="Prometheus /metrics (default 127.0.0.1:9464)")
-    serve.add_argument("--clickhouse-url", metavar="URL", help="http(s)://user:pass@host:8123/db instead of embedded chDB")
-    serve.add_argument("--wal-sync", choices=["always", "interval", "never"], help="WAL fsync policy (default always)")
+    serve.add_argument(
+        "--otlp-grpc", metavar="HOST:PORT", help="OTLP gRPC (default 127.0.0.1:4317)"
+    )
+    serve.add_argument(
+        "--otlp-http", metavar="HOST:PORT", help="OTLP HTTP (default 127.0.0.1:4318)"
+    )
+    serve.add_argument(
+        "--query-grpc", metavar="HOST:PORT", help="query API (default 127.0.0.1:4319)"
+    )
+    serve.add_argument(
+        "--metrics", metavar="HOST:PORT", help="Prometheus /metrics (default 127.0.0.1:9464)"
+    )
+    serve.add_argument(
+        "--clickhouse-url",
+        metavar="URL",
+        help="http(s)://user:pass@host:8123/db instead of embedded chDB",
+    )
+    serve.add_argument(
+        "--wal-sync",
+        choices=["always", "interval", "never"],
+        help="WAL fsync policy (default always)",
+    )
     serve.set_defaults(func=_cmd_serve)
 
     check = sub.add_parser("check-config", help="validate a configuration file")
@@ -95,7 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     schema = sub.add_parser("schema", help="print the ClickHouse DDL for a configuration")
     schema.add_argument("--config")
-    schema.add_argument("--cluster", help="render for this cluster_name (ON CLUSTER, Replicated, Distributed)")
+    schema.add_argument(
+        "--cluster", help="render for this cluster_name (ON CLUSTER, Replicated, Distributed)"
+    )
     schema.set_defaults(func=_cmd_schema)
 
     try:

@@ -143,7 +143,7 @@ def load_config(
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> DriftlineConfig:
-    """Load, apply environment and flag overrides (dotted field paths), validate. Raises ConfigError."""
+    """Load, apply environment and flag overrides (dotted paths), validate. Raises ConfigError."""
     env = os.environ if environ is None else environ
     problems: list[str] = []
     data: Any = {}

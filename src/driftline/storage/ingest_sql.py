@@ -216,8 +216,12 @@ class IngestStatement:
         return f"INSERT INTO `{database}`.`{self.table}` ({cols}) {self.select.replace('{source}', source)}"
 
 
-def _statement(signal: Signal, table: str, exprs: list[tuple[str, str]], joins: str) -> IngestStatement:
-    select = "SELECT " + ",\n  ".join(f"{e} AS `{c}`" for c, e in exprs) + "\nFROM {source}\n" + joins
+def _statement(
+    signal: Signal, table: str, exprs: list[tuple[str, str]], joins: str
+) -> IngestStatement:
+    select = (
+        "SELECT " + ",\n  ".join(f"{e} AS `{c}`" for c, e in exprs) + "\nFROM {source}\n" + joins
+    )
     return IngestStatement(signal, table, tuple(c for c, _ in exprs), select)
 
 
@@ -297,8 +301,11 @@ def logs_statement(table: str = "otel_logs") -> IngestStatement:
     return _statement(Signal.LOGS, table, exprs, joins)
 
 
-def _metric_statement(table: str, kind: str, point_columns: list[tuple[str, str]]) -> IngestStatement:
-    exprs = _resource_scope_columns("rm", "sm", metrics=True) + [
+def _metric_statement(
+    table: str, kind: str, point_columns: list[tuple[str, str]]
+) -> IngestStatement:
+    exprs = [
+        *_resource_scope_columns("rm", "sm", metrics=True),
         ("MetricName", "m.name"),
         ("MetricDescription", "m.description"),
         ("MetricUnit", "m.unit"),

@@ -127,7 +127,9 @@ class ProtobufInserter:
             source = f"input('{structure}')"
         try:
             for statement in self._statements[signal]:
-                self._insert_one(statement, source, data, self._settings(signal, f"{token}:{statement.table}"))
+                self._insert_one(
+                    statement, source, data, self._settings(signal, f"{token}:{statement.table}")
+                )
         finally:
             if self._target.embedded:
                 path.unlink(missing_ok=True)

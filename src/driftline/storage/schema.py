@@ -51,8 +51,10 @@ class DdlContext:
 
     def engine(self, table: str) -> str:
         if self.cluster_name:
-            name = self.engine_name if self.engine_name.startswith("Replicated") else (
-                "Replicated" + self.engine_name
+            name = (
+                self.engine_name
+                if self.engine_name.startswith("Replicated")
+                else ("Replicated" + self.engine_name)
             )
             path = f"'/clickhouse/tables/{{shard}}/{self.database}/{self.physical(table)}', '{{replica}}'"
             params = f"{path}, {self.engine_params}" if self.engine_params else path
@@ -71,8 +73,10 @@ class DdlContext:
         raise AssertionError("unreachable")
 
     def settings(self) -> str:
-        dedup = "" if self.cluster_name else (
-            f", non_replicated_deduplication_window = {self.dedup_window}"
+        dedup = (
+            ""
+            if self.cluster_name
+            else (f", non_replicated_deduplication_window = {self.dedup_window}")
         )
         return f"SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1{dedup}"
 
@@ -149,13 +153,13 @@ PARTITION BY toDate(Start)
 ORDER BY (TraceId, Start)
 {ctx.ttl("toDateTime(Start)")}
 {ctx.settings()}"""
-    mv = f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {ctx.qualified(ctx.physical(t) + '_mv')}{ctx.on_cluster}
+    mv = f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {ctx.qualified(ctx.physical(t) + "_mv")}{ctx.on_cluster}
 TO {ctx.qualified(ctx.physical(t))}
 AS SELECT
     TraceId,
     min(Timestamp) AS Start,
     max(Timestamp) AS End
-FROM {ctx.qualified(ctx.physical('otel_traces'))}
+FROM {ctx.qualified(ctx.physical("otel_traces"))}
 WHERE TraceId != ''
 GROUP BY TraceId"""
     return [table, mv, *ctx.distributed(t, "cityHash64(TraceId)")]

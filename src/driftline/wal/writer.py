@@ -213,6 +213,8 @@ class GroupCommitWriter:
                 self._fdatasync()
         except BaseException as e:
             self._next_id = record_id  # never reuse an id that may be on disk
+            with self._lock:  # before any waiter wakes: a retry must see the writer as failed
+                self._error = e
             for _, _, future in batch:
                 if not future.done():
                     future.set_exception(e)

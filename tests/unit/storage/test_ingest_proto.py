@@ -100,4 +100,8 @@ def test_every_declared_field_matches_otlp_number_and_wire_type(message: str) ->
 
 
 def test_the_three_request_messages_are_declared() -> None:
-    assert {"ExportTraceServiceRequest", "ExportMetricsServiceRequest", "ExportLogsServiceRequest"} <= set(OURS)
+    assert {
+        "ExportTraceServiceRequest",
+        "ExportMetricsServiceRequest",
+        "ExportLogsServiceRequest",
+    } <= set(OURS)

@@ -48,12 +48,22 @@ def test_cluster_mode_uses_on_cluster_replicated_local_tables_and_distributed_fr
     statements = all_statements(ctx)
     assert all(" ON CLUSTER `prod`" in s for s in statements if s.startswith("CREATE"))
     for table in TABLES:
-        local = next(s for s in statements if f"`otel`.`{table}_local` ON CLUSTER" in s and "(\n" in s)
-        assert f"ReplicatedMergeTree('/clickhouse/tables/{{shard}}/otel/{table}_local', '{{replica}}')" in local
-        front = next(s for s in statements if s.startswith(f"CREATE TABLE IF NOT EXISTS `otel`.`{table}` "))
+        local = next(
+            s for s in statements if f"`otel`.`{table}_local` ON CLUSTER" in s and "(\n" in s
+        )
+        assert (
+            f"ReplicatedMergeTree('/clickhouse/tables/{{shard}}/otel/{table}_local', '{{replica}}')"
+            in local
+        )
+        front = next(
+            s for s in statements if s.startswith(f"CREATE TABLE IF NOT EXISTS `otel`.`{table}` ")
+        )
         assert f"ENGINE = Distributed(`prod`, `otel`, `{table}_local`" in front
     mv = next(s for s in statements if "MATERIALIZED VIEW" in s)
-    assert "FROM `otel`.`otel_traces_local`" in mv and "TO `otel`.`otel_traces_trace_id_ts_local`" in mv
+    assert (
+        "FROM `otel`.`otel_traces_local`" in mv
+        and "TO `otel`.`otel_traces_trace_id_ts_local`" in mv
+    )
 
 
 def test_custom_engine_params_are_kept_in_cluster_mode() -> None:

@@ -212,7 +212,9 @@ class ClickHouseSink:
         if not retry.enabled:
             fn()
             return
-        stop = stop_after_delay(retry.max_elapsed_time_s) if retry.max_elapsed_time_s else stop_never
+        stop = (
+            stop_after_delay(retry.max_elapsed_time_s) if retry.max_elapsed_time_s else stop_never
+        )
         retrying = Retrying(
             retry=retry_if_exception_type(RetryableError),
             wait=wait_exponential_jitter(
