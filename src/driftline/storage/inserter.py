@@ -118,7 +118,8 @@ class ProtobufInserter:
         if not payloads:
             return
         data = length_delimited(payloads)
-        path = self._tmp_dir / f"{token}.{signal.name.lower()}.pb"
+        # Bisect tokens hold "/" (wal-1-7/1-3): the file name must not become a sub-directory.
+        path = self._tmp_dir / f"{token.replace('/', '~')}.{signal.name.lower()}.pb"
         structure = STRUCTURES[signal]
         if self._target.embedded:
             path.write_bytes(data)
