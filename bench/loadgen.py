@@ -192,3 +192,20 @@ def run_load(
             "max": round(pct(1.0), 2),
         },
     }  # fmt: skip
+
+
+if __name__ == "__main__":
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description="send inference-shaped spans to a driftline")
+    parser.add_argument("--target", default="127.0.0.1:4317", help="OTLP gRPC host:port")
+    parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--rate", type=float, default=0.0, help="spans/s; 0 = as fast as acked")
+    parser.add_argument("--spans", type=int, default=1000, help="spans per request")
+    args = parser.parse_args()
+    result = run_load(
+        args.target, processes=1, concurrency=4, duration_s=args.duration, warmup_s=0.0,
+        spans=args.spans, rate_spans_s=args.rate or None,
+    )  # fmt: skip
+    print(json.dumps(result, indent=2))
