@@ -290,6 +290,13 @@ ORDER BY (ServiceName, MetricName, Attributes, toUnixTimestamp64Nano(TimeUnix))
     return ddl
 
 
+def _ml_tables(ctx: DdlContext) -> list[str]:
+    # schema_ml builds on DdlContext from this module: imported here, not at the top.
+    from driftline.storage.schema_ml import ml_tables
+
+    return ml_tables(ctx)
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
@@ -306,6 +313,7 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(2, "otel_traces_trace_id_ts and its materialized view", _trace_id_ts),
     Migration(3, "otel_logs", _logs),
     Migration(4, "otel_metrics_gauge|sum|histogram|exponential_histogram|summary", _otel_metrics),
+    Migration(5, "ml_inferences, ml_features, ml_labels", _ml_tables),
 )
 
 

@@ -14,6 +14,7 @@ TABLES = (
     "otel_metrics_exponential_histogram",
     "otel_metrics_summary",
 )
+ML_TABLES = ("ml_inferences", "ml_features", "ml_labels")
 
 
 def _creates(statements: list[str]) -> list[str]:
@@ -69,4 +70,17 @@ def test_cluster_mode_uses_on_cluster_replicated_local_tables_and_distributed_fr
 def test_custom_engine_params_are_kept_in_cluster_mode() -> None:
     ctx = DdlContext(cluster_name="c", engine_name="ReplicatedMergeTree", engine_params="ver")
     assert ctx.engine("t").endswith("'{replica}', ver)")
-    assert len(_creates(all_statements(ctx))) == 2 * len(TABLES) + 1
+    assert len(_creates(all_statements(ctx))) == 2 * (len(TABLES) + len(ML_TABLES)) + 1
+
+
+def test_ml_tables_are_ordered_for_per_model_and_per_feature_scans() -> None:
+    statements = all_statements(DdlContext())
+    features = next(s for s in statements if "`ml_features` (" in s)
+    assert "ORDER BY (ModelName, Feature, Timestamp)" in features
+    assert "Kind Enum8('numerical' = 1, 'categorical' = 2)" in features
+    inferences = next(s for s in statements if "`ml_inferences` (" in s)
+    assert "ORDER BY (ModelName, ModelVersion, Timestamp)" in inferences
+    cluster = all_statements(DdlContext(cluster_name="prod", database="otel"))
+    for table in ML_TABLES:
+        assert any(f"`otel`.`{table}_local` ON CLUSTER `prod`" in s for s in cluster)
+        assert any(f"Distributed(`prod`, `otel`, `{table}_local`" in s for s in cluster)
