@@ -210,6 +210,9 @@ class IngestStatement:
     table: str
     columns: tuple[str, ...]
     select: str
+    # The columns decoded from the payload; None = the signal's full STRUCTURES entry. A
+    # statement that needs few fields decodes fewer (unlisted message fields are skipped).
+    structure: str | None = None
 
     def render(self, source: str, database: str) -> str:
         cols = ", ".join(f"`{c}`" for c in self.columns)
@@ -358,8 +361,11 @@ def metric_statements(prefix: str = "otel_metrics") -> list[IngestStatement]:
 
 
 def statements_for(signal: Signal) -> list[IngestStatement]:
+    """Every INSERT a payload of `signal` feeds: the OTel tables, then driftline's ML tables."""
+    from driftline.storage.ingest_ml_sql import ml_statements  # it builds on this module
+
     if signal is Signal.TRACES:
-        return [traces_statement()]
+        return [traces_statement(), *ml_statements(signal)]
     if signal is Signal.LOGS:
-        return [logs_statement()]
+        return [logs_statement(), *ml_statements(signal)]
     return metric_statements()

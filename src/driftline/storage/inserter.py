@@ -120,14 +120,16 @@ class ProtobufInserter:
         data = length_delimited(payloads)
         # Bisect tokens hold "/" (wal-1-7/1-3): the file name must not become a sub-directory.
         path = self._tmp_dir / f"{token.replace('/', '~')}.{signal.name.lower()}.pb"
-        structure = STRUCTURES[signal]
         if self._target.embedded:
             path.write_bytes(data)
-            source = f"file('{_escape(str(path))}', 'Protobuf', '{structure}')"
-        else:
-            source = f"input('{structure}')"
         try:
             for statement in self._statements[signal]:
+                structure = statement.structure or STRUCTURES[signal]
+                source = (
+                    f"file('{_escape(str(path))}', 'Protobuf', '{structure}')"
+                    if self._target.embedded
+                    else f"input('{structure}')"
+                )
                 self._insert_one(
                     statement, source, data, self._settings(signal, f"{token}:{statement.table}")
                 )
