@@ -3,6 +3,7 @@
 DriftlineError
 ├── PermanentError        the same input fails again: never retry, count it
 │   ├── InvalidInputError malformed request or data (INVALID_ARGUMENT / 400)
+│   ├── NotFoundError     what the request names does not exist (NOT_FOUND)
 │   └── TooLargeError     over a configured size limit (RESOURCE_EXHAUSTED / 413)
 ├── RetryableError        try again later, after `delay_s` if given
 │   └── WalFullError      the WAL is at its size cap (UNAVAILABLE + RetryInfo / 503)
@@ -23,6 +24,10 @@ class PermanentError(DriftlineError):
 
 class InvalidInputError(PermanentError):
     """The request or data is malformed."""
+
+
+class NotFoundError(PermanentError):
+    """The request names something (a model, a trace, a reference) that is not stored."""
 
 
 class TooLargeError(PermanentError):

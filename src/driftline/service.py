@@ -162,7 +162,9 @@ async def start(cfg: DriftlineConfig) -> RunningService:
     service.closers.append(http_runner)
     service.endpoints["otlp_http"] = f"{_host(otlp.protocols.http.endpoint)}:{http_port}"
 
-    query_server, query_port = await start_query_server(cfg.query, lambda: connect(target))
+    query_server, query_port = await start_query_server(
+        cfg.query, lambda: connect(target), label_log=durable
+    )
     service.closers.append(query_server)
     service.endpoints["query_grpc"] = f"{_host(cfg.query.endpoint)}:{query_port}"
 

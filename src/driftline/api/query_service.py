@@ -8,6 +8,7 @@ its query/ function and, if it needs one, a response builder module next to valu
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -18,10 +19,16 @@ from clickhouse_connect.driver.client import Client
 from driftline import telemetry
 from driftline.api._gen.driftline.v1 import query_pb2, query_pb2_grpc
 from driftline.api.engine import DEFAULT_WORKERS, EnginePool
+from driftline.api.labels import labels_request
 from driftline.api.status import code_label, status_for
 from driftline.api.values import sql_response
 from driftline.config.model import QueryConfig
+from driftline.errors import InvalidInputError, NotFoundError
 from driftline.query.sql import SqlTimeoutError, run_readonly_sql
+from driftline.receiver.ingest import DurableLog
+from driftline.signals import Signal
+from driftline.storage import explore_sql
+from driftline.storage.explore_sql import Statement
 
 SERVICE_NAME = query_pb2.DESCRIPTOR.services_by_name["QueryService"].full_name
 
@@ -35,9 +42,11 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
         client_factory: Callable[[], Client],
         *,
         workers: int = DEFAULT_WORKERS,
+        label_log: DurableLog | None = None,
     ) -> None:
         self._config = config
         self._pool = EnginePool(client_factory, workers=workers)
+        self._label_log = label_log
 
     def close(self) -> None:
         """Wait for running statements, then close the ClickHouse clients."""
@@ -58,6 +67,74 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
             return sql_response(result)
 
         return await _call("Sql", context, handle)
+
+    async def _table(
+        self, method: str, context: grpc.aio.ServicerContext, statement: Statement
+    ) -> query_pb2.SqlResponse:
+        """Run one of our own statements through the read-only path (same limits as Sql)."""
+
+        async def handle() -> query_pb2.SqlResponse:
+            sql, params = statement
+            binds = {name: str(value) for name, value in params.items()}
+            timeout_s = time_limit(0, self._config.max_execution_time_s, context.time_remaining())
+            max_rows = self._config.max_rows
+            result = await self._pool.run(
+                lambda client: run_readonly_sql(client, sql, binds, max_rows, timeout_s)
+            )
+            if method == "GetTrace" and not result.rows:
+                raise NotFoundError(f"no spans stored for trace {binds['trace_id']}")
+            return sql_response(result)
+
+        return await _call(method, context, handle)
+
+    async def ListModels(
+        self, request: query_pb2.ListModelsRequest, context: grpc.aio.ServicerContext
+    ) -> query_pb2.SqlResponse:
+        r = request.range
+        return await self._table(
+            "ListModels", context, explore_sql.list_models(r.start_unix_nano, r.end_unix_nano)
+        )
+
+    async def GetTrace(
+        self, request: query_pb2.GetTraceRequest, context: grpc.aio.ServicerContext
+    ) -> query_pb2.SqlResponse:
+        trace_id = request.trace_id.strip().lower()
+        if len(trace_id) != 32 or not all(c in "0123456789abcdef" for c in trace_id):
+            return await _call("GetTrace", context, _invalid("trace_id must be 32 hex digits"))
+        return await self._table("GetTrace", context, explore_sql.get_trace(trace_id))
+
+    async def SearchLogs(
+        self, request: query_pb2.SearchLogsRequest, context: grpc.aio.ServicerContext
+    ) -> query_pb2.SqlResponse:
+        r = request.range
+        limit = row_limit(request.limit or DEFAULT_LOG_LIMIT, self._config.max_rows)
+        statement = explore_sql.search_logs(
+            r.start_unix_nano, r.end_unix_nano, request.min_severity_number,
+            request.service_name, request.trace_id.strip(), request.text, limit,
+        )  # fmt: skip
+        return await self._table("SearchLogs", context, statement)
+
+    async def RecordLabels(
+        self, request: query_pb2.RecordLabelsRequest, context: grpc.aio.ServicerContext
+    ) -> query_pb2.RecordLabelsResponse:
+        async def handle() -> query_pb2.RecordLabelsResponse:
+            if self._label_log is None:
+                raise InvalidInputError("this server does not accept labels (no WAL attached)")
+            payload = labels_request(request.labels)
+            await asyncio.wrap_future(self._label_log.submit(int(Signal.LOGS), payload))
+            return query_pb2.RecordLabelsResponse(accepted=len(request.labels))
+
+        return await _call("RecordLabels", context, handle)
+
+
+DEFAULT_LOG_LIMIT = 100
+
+
+def _invalid(message: str) -> Callable[[], Awaitable[query_pb2.SqlResponse]]:
+    async def handle() -> query_pb2.SqlResponse:
+        raise InvalidInputError(message)
+
+    return handle
 
 
 def row_limit(requested: int, server_max: int) -> int:

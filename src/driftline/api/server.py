@@ -23,6 +23,7 @@ from driftline.api.auth import BearerTokenInterceptor
 from driftline.api.query_service import SERVICE_NAME, QueryServicer
 from driftline.config.model import QueryConfig, TLSConfig
 from driftline.errors import ConfigError
+from driftline.receiver.ingest import DurableLog
 
 MIB: Final = 1 << 20
 MAX_RECEIVE_MESSAGE_BYTES: Final = 4 * MIB  # requests are SQL text and a few parameters
@@ -42,6 +43,8 @@ async def start_query_server(
     config: QueryConfig,
     client_factory: Callable[[], Client],
     extra_servicers: Iterable[ExtraService] = (),
+    *,
+    label_log: DurableLog | None = None,
 ) -> tuple[grpc.aio.Server, int]:
     """Start the query API on `config.endpoint`; return the server and its bound port."""
     server = grpc.aio.server(
@@ -51,7 +54,7 @@ async def start_query_server(
             ("grpc.so_reuseport", 0),  # never share a port with another process by accident
         ],
     )
-    servicer = QueryServicer(config, client_factory)
+    servicer = QueryServicer(config, client_factory, label_log=label_log)
     query_pb2_grpc.add_QueryServiceServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
     names = [SERVICE_NAME]
     for extra in extra_servicers:

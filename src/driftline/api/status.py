@@ -1,6 +1,8 @@
 """driftline errors → gRPC status codes for the query API (the edge mapping).
 
 InvalidInputError (SqlError, StatementError, bad request)   INVALID_ARGUMENT
+NotFoundError (unknown model, trace, reference)              NOT_FOUND
+other PermanentError (e.g. an empty window)                   FAILED_PRECONDITION
 SqlTimeoutError, or the caller's deadline already passed      DEADLINE_EXCEEDED
 TooLargeError (SqlTooLargeError)                              RESOURCE_EXHAUSTED
 RetryableError (StorageUnavailableError)                      UNAVAILABLE
@@ -15,7 +17,13 @@ from typing import Final
 
 import grpc
 
-from driftline.errors import InvalidInputError, RetryableError, TooLargeError
+from driftline.errors import (
+    InvalidInputError,
+    NotFoundError,
+    PermanentError,
+    RetryableError,
+    TooLargeError,
+)
 from driftline.query.sql import SqlTimeoutError
 
 INTERNAL_MESSAGE: Final = "internal error; see the server log"
@@ -31,6 +39,10 @@ def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
         return grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc)
     if isinstance(exc, RetryableError):
         return grpc.StatusCode.UNAVAILABLE, str(exc)
+    if isinstance(exc, NotFoundError):
+        return grpc.StatusCode.NOT_FOUND, str(exc)
+    if isinstance(exc, PermanentError):
+        return grpc.StatusCode.FAILED_PRECONDITION, str(exc)
     log.error("query API: unexpected error", exc_info=exc)
     return grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE
 

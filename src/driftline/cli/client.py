@@ -13,9 +13,10 @@ import argparse
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import grpc
+from google.protobuf.message import Message
 
 from driftline.api._gen.driftline.v1 import query_pb2, query_pb2_grpc
 
@@ -108,3 +109,8 @@ class QueryClient:
             request, timeout=self._connection.deadline_s, metadata=self._connection.metadata
         )
         return response
+
+    def call(self, method: str, request: Message) -> Any:
+        """Any unary QueryService RPC by name, with this connection's token and deadline."""
+        rpc = getattr(self._stub, method)
+        return rpc(request, timeout=self._connection.deadline_s, metadata=self._connection.metadata)

@@ -5,6 +5,7 @@ driftline serve [--config FILE] [--data-dir DIR] [--otlp-grpc H:P] [--otlp-http 
 driftline check-config FILE
 driftline schema [--config FILE] [--cluster NAME]     print the DDL that serve would run
 driftline sql "SELECT …" [--json]                      read-only SQL through the query API
+driftline models | trace ID | logs | label               browse models, traces, logs; add labels
 """
 
 from __future__ import annotations
@@ -117,11 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     schema.set_defaults(func=_cmd_schema)
 
     try:
-        from driftline.cli import sql
+        from driftline.cli import explore, sql
     except ImportError:  # the query API's generated code is missing (run `make proto`)
         pass
     else:
         sql.add_parser(sub)
+        explore.add_parsers(sub)
     return parser  # fmt: skip
 
 

@@ -225,7 +225,11 @@ def labels_statement(table: str = "ml_labels") -> IngestStatement:
         ),
         ("Label", _number(label)),
         ("LabelClass", f"ifNull({label}.string_value, '')"),
-        ("Source", "'otlp'"),
+        # RecordLabels marks its events; everything else came over OTLP.
+        (
+            "Source",
+            f"ifNull(nullIf({_value('r.attributes', 'ml.label.source')}.string_value, ''), 'otlp')",
+        ),
     ]
     event = _q(semconv.ML_LABEL_EVENT_NAME)
     prelude = (

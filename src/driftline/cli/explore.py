@@ -1,0 +1,134 @@
+"""Browsing commands: `driftline models`, `driftline trace ID`, `driftline logs`, `driftline label`.
+
+Each calls one QueryService RPC and prints its table (or, with --json, one JSON object shaped
+like `driftline sql --json`). Exit codes as `sql`: 0 ok, 1 the server refused, 2 bad arguments.
+
+    driftline models [--since 24h]
+    driftline trace 4bf92f3577b34da6a3ce929d0e0e4736
+    driftline logs [--since 1h] [--severity WARN] [--service S] [--trace-id ID] [--grep TEXT]
+    driftline label MODEL INFERENCE_ID VALUE [--class]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+
+import grpc
+from google.protobuf.message import Message
+
+from driftline.api._gen.driftline.v1 import query_pb2
+from driftline.cli import output
+from driftline.cli.client import Connection, QueryClient, add_connection_arguments
+from driftline.cli.sql import _code_name, _details
+from driftline.config.load import parse_duration
+
+# OTLP SeverityNumber of each severity name's first level.
+SEVERITIES = {"TRACE": 1, "DEBUG": 5, "INFO": 9, "WARN": 13, "ERROR": 17, "FATAL": 21}
+
+
+def _since(value: str | None) -> query_pb2.TimeRange:
+    if not value:
+        return query_pb2.TimeRange()
+    seconds = parse_duration(value)
+    return query_pb2.TimeRange(start_unix_nano=time.time_ns() - int(seconds * 1e9))
+
+
+def _run(args: argparse.Namespace, method: str, build: Callable[[], Message]) -> int:
+    try:
+        request = build()
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        with QueryClient(Connection.from_args(args)) as client:
+            response = client.call(method, request)
+    except grpc.RpcError as exc:
+        print(f"error: {_code_name(exc)}: {_details(exc)}", file=sys.stderr)
+        return 1
+    if isinstance(response, query_pb2.RecordLabelsResponse):
+        print(f"{response.accepted} label(s) accepted")
+        return 0
+    if getattr(args, "json", False):
+        print(output.json_document(response))
+        return 0
+    text = output.table(response)
+    if text:
+        print(text)
+    print(output.summary(response), file=sys.stderr)
+    return 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    return _run(args, "ListModels", lambda: query_pb2.ListModelsRequest(range=_since(args.since)))
+
+
+def _trace(args: argparse.Namespace) -> int:
+    return _run(args, "GetTrace", lambda: query_pb2.GetTraceRequest(trace_id=args.trace_id))
+
+
+def _logs(args: argparse.Namespace) -> int:
+    def build() -> Message:
+        severity = args.severity.upper() if args.severity else ""
+        if severity and severity not in SEVERITIES:
+            raise ValueError(f"--severity must be one of {', '.join(SEVERITIES)}")
+        return query_pb2.SearchLogsRequest(
+            range=_since(args.since),
+            min_severity_number=SEVERITIES.get(severity, 0),
+            service_name=args.service or "",
+            trace_id=args.trace_id or "",
+            text=args.grep or "",
+            limit=args.limit,
+        )
+
+    return _run(args, "SearchLogs", build)
+
+
+def _label(args: argparse.Namespace) -> int:
+    def build() -> Message:
+        label = query_pb2.Label(model_name=args.model, inference_id=args.inference_id)
+        if args.text:
+            label.class_name = args.value
+        else:
+            try:
+                label.number = float(args.value)
+            except ValueError:
+                raise ValueError(f"{args.value!r} is not a number (use --class)") from None
+        return query_pb2.RecordLabelsRequest(labels=[label])
+
+    return _run(args, "RecordLabels", build)
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    models = sub.add_parser("models", help="models seen, per version, with traffic and latency")
+    models.add_argument("--since", metavar="DURATION", help="only the last DURATION (e.g. 24h)")
+    models.add_argument("--json", action="store_true")
+    add_connection_arguments(models)
+    models.set_defaults(func=_models)
+
+    trace = sub.add_parser("trace", help="every span of one trace")
+    trace.add_argument("trace_id", help="32 hex digits")
+    trace.add_argument("--json", action="store_true")
+    add_connection_arguments(trace)
+    trace.set_defaults(func=_trace)
+
+    logs = sub.add_parser("logs", help="search log records, newest first")
+    logs.add_argument("--since", metavar="DURATION", help="only the last DURATION (e.g. 1h)")
+    logs.add_argument("--severity", help="minimum severity: TRACE DEBUG INFO WARN ERROR FATAL")
+    logs.add_argument("--service", help="service.name, exact")
+    logs.add_argument("--trace-id", help="only this trace's records")
+    logs.add_argument("--grep", metavar="TEXT", help="case-insensitive text in the body")
+    logs.add_argument("--limit", type=int, default=100)
+    logs.add_argument("--json", action="store_true")
+    add_connection_arguments(logs)
+    logs.set_defaults(func=_logs)
+
+    label = sub.add_parser("label", help="record the ground truth of one inference")
+    label.add_argument("model")
+    label.add_argument("inference_id")
+    label.add_argument("value", help="a number (regression value or numeric class) or a class")
+    label.add_argument("--class", dest="text", action="store_true", help="VALUE is a class name")
+    add_connection_arguments(label)
+    label.set_defaults(func=_label)
