@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -20,11 +19,10 @@ from driftline.errors import RetryableError
 from driftline.export.clickhouse.plan import BatchPlan, PlanFile
 from driftline.export.clickhouse.sink import CURSOR, ClickHouseSink
 from driftline.signals import Signal
-from driftline.storage.client import Target, connect
+from driftline.storage.client import Target
 from driftline.storage.inserter import ProtobufInserter
-from driftline.storage.migrate import migrate
-from driftline.storage.schema import DdlContext
 from driftline.wal import Wal
+from tests.engine_db import fresh_database
 
 FAST_RETRY = RetryConfig(initial_interval_s=0.01, max_interval_s=0.05, randomization_factor=0.1)
 CONFIG = ClickHouseConfig(
@@ -34,13 +32,8 @@ CONFIG = ClickHouseConfig(
 
 @pytest.fixture
 def db(chdb_dir: Path) -> Iterator[tuple[Client, Target]]:
-    database = f"sink_{uuid.uuid4().hex[:8]}"
-    target = Target(embedded_path=str(chdb_dir), database=database)
-    client = connect(target)
-    client.command(f"CREATE DATABASE {database}")
-    migrate(client, DdlContext(database=database))
-    yield client, target
-    client.command(f"DROP DATABASE {database}")
+    with fresh_database(chdb_dir, "sink") as made:
+        yield made
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 import os
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,10 +15,9 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from driftline.signals import Signal
-from driftline.storage.client import Target, connect
+from driftline.storage.client import Target
 from driftline.storage.inserter import ProtobufInserter
-from driftline.storage.migrate import migrate
-from driftline.storage.schema import DdlContext
+from tests.engine_db import fresh_database
 from tests.integration.test_storage_inserter import kv
 
 NOW_NS = time.time_ns()
@@ -27,12 +25,8 @@ NOW_NS = time.time_ns()
 
 @pytest.fixture(scope="module")
 def db(chdb_dir: Path) -> Iterator[tuple[Client, str]]:
-    database = f"ml_{uuid.uuid4().hex[:8]}"
-    client = connect(Target(embedded_path=str(chdb_dir), database=database))
-    client.command(f"CREATE DATABASE {database}")
-    migrate(client, DdlContext(database=database))
-    yield client, database
-    client.command(f"DROP DATABASE {database}")
+    with fresh_database(chdb_dir, "ml") as (client, target):
+        yield client, target.database
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import os
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,10 +20,11 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from driftline.errors import PermanentError
 from driftline.signals import Signal
-from driftline.storage.client import Target, connect
+from driftline.storage.client import Target
 from driftline.storage.inserter import ProtobufInserter
 from driftline.storage.migrate import applied_versions, migrate
 from driftline.storage.schema import MIGRATIONS, DdlContext
+from tests.engine_db import fresh_database
 
 NOW_NS = time.time_ns()
 
@@ -51,13 +51,8 @@ def kv(key: str, value: object) -> KeyValue:
 
 @pytest.fixture(scope="module")
 def db(chdb_dir: Path) -> Iterator[tuple[Client, Target]]:
-    database = f"t_{uuid.uuid4().hex[:8]}"
-    target = Target(embedded_path=str(chdb_dir), database=database)
-    client = connect(target)
-    client.command(f"CREATE DATABASE {database}")
-    migrate(client, DdlContext(database=database))
-    yield client, target
-    client.command(f"DROP DATABASE {database}")
+    with fresh_database(chdb_dir, "t") as made:
+        yield made
 
 
 @pytest.fixture

@@ -51,13 +51,7 @@ def _run(args: argparse.Namespace, method: str, build: Callable[[], Message]) ->
     if isinstance(response, query_pb2.RecordLabelsResponse):
         print(f"{response.accepted} label(s) accepted")
         return 0
-    if getattr(args, "json", False):
-        print(output.json_document(response))
-        return 0
-    text = output.table(response)
-    if text:
-        print(text)
-    print(output.summary(response), file=sys.stderr)
+    output.print_response(response, as_json=bool(getattr(args, "json", False)))
     return 0
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -99,3 +100,14 @@ def _finite(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return _NON_FINITE[repr(value)]
     return value
+
+
+def print_response(response: query_pb2.SqlResponse, *, as_json: bool) -> None:
+    """The table on stdout and a summary on stderr, or one JSON object (`--json`)."""
+    if as_json:
+        print(json_document(response))
+        return
+    text = table(response)
+    if text:
+        print(text)
+    print(summary(response), file=sys.stderr)

@@ -72,13 +72,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:  # e.g. an unreadable --tls-ca file
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.json:
-        print(output.json_document(response))
-        return 0
-    text = output.table(response)
-    if text:
-        print(text)
-    print(output.summary(response), file=sys.stderr)
+    output.print_response(response, as_json=bool(getattr(args, "json", False)))
     return 0
 
 
