@@ -1,0 +1,27 @@
+"""driftline's serving SDK: a few lines in the serving code, OpenTelemetry underneath.
+
+    from driftline import sdk
+    sdk.configure(service_name="fraud-api")           # OTLP to $OTEL_EXPORTER_OTLP_ENDPOINT
+
+    @sdk.track_inference(model="fraud", version="3")
+    def predict(features: dict) -> float: ...
+
+    sdk.record_label(inference_id, 1, model="fraud")   # when the truth arrives
+
+Imports only OpenTelemetry packages and `driftline.semconv` (install with `pip install
+driftline[sdk]`); nothing here starts a collector.
+"""
+
+from driftline.sdk.labels import record_label
+from driftline.sdk.setup import Configured, configure
+from driftline.sdk.tracking import Inference, current_inference, sdk_errors, track_inference
+
+__all__ = [
+    "Configured",
+    "Inference",
+    "configure",
+    "current_inference",
+    "record_label",
+    "sdk_errors",
+    "track_inference",
+]
