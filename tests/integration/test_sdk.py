@@ -81,6 +81,7 @@ def test_tracked_calls_and_labels_arrive(server: ServerProcess) -> None:
         quiet_id = quiet.id
     sdk.record_label(seen_ids[0], 1, model=model, logger_provider=logger_provider)
     sdk.record_label(ctx_id, "fraud", model=model, logger_provider=logger_provider)
+    sdk.flush()
     tracer_provider.shutdown()
     logger_provider.shutdown()
 
@@ -142,11 +143,28 @@ def test_a_dead_collector_never_raises_and_memory_stays_bounded() -> None:
         with tracked as inf:
             inf.features({"x": i, "y": "a" * 10_000})  # value length is capped too
             inf.prediction(i)
+    sdk.flush()
     # The SDK adds no buffer of its own; the OTel batch processor's queue is the bound.
     queue = processor._batch_processor._queue
     assert queue.maxlen == 256 and len(queue) <= 256
     provider.shutdown()
     assert sdk.sdk_errors() == errors_before  # export failures are the exporter's, not ours
+
+
+def test_immediate_mode_nests_the_model_code_spans(server: ServerProcess) -> None:
+    model = f"nest-{uuid.uuid4().hex[:6]}"
+    tracer_provider, _ = providers(server.endpoints["otlp_grpc"])
+    tracked = sdk.track_inference(model=model, deferred=False, tracer_provider=tracer_provider)
+    with tracked, tracer_provider.get_tracer("model").start_as_current_span("tokenize"):
+        pass
+    tracer_provider.shutdown()
+    server.wait_for(f"SELECT count() FROM ml_inferences WHERE ModelName = '{model}'", 1)
+    span_id = server.scalar(f"SELECT SpanId FROM ml_inferences WHERE ModelName = '{model}'")
+    server.wait_for(
+        "SELECT count() FROM otel_traces "
+        f"WHERE SpanName = 'tokenize' AND ParentSpanId = '{span_id}'",
+        1,
+    )
 
 
 def test_sdk_failures_are_counted_not_raised() -> None:

@@ -14,14 +14,23 @@ driftline[sdk]`); nothing here starts a collector.
 
 from driftline.sdk.labels import record_label
 from driftline.sdk.setup import Configured, configure
-from driftline.sdk.tracking import Inference, current_inference, sdk_errors, track_inference
+from driftline.sdk.tracking import (
+    Inference,
+    current_inference,
+    flush,
+    sdk_dropped,
+    sdk_errors,
+    track_inference,
+)
 
 __all__ = [
     "Configured",
     "Inference",
     "configure",
     "current_inference",
+    "flush",
     "record_label",
+    "sdk_dropped",
     "sdk_errors",
     "track_inference",
 ]

@@ -22,6 +22,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
+from driftline.sdk.tracking import flush
+
 
 @dataclass(frozen=True, slots=True)
 class Configured:
@@ -31,6 +33,7 @@ class Configured:
 
     def shutdown(self) -> None:
         """Flush and stop what configure() created (not a provider it reused)."""
+        flush()  # deferred inference spans first, while the span processors still run
         if isinstance(self.logger_provider, LoggerProvider):
             self.logger_provider.shutdown()
         if not self.reused_tracer_provider and isinstance(self.tracer_provider, TracerProvider):
