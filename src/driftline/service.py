@@ -146,7 +146,8 @@ async def start(cfg: DriftlineConfig) -> RunningService:
     client = connect(target)
     if ch.create_schema:
         migrate(client, DdlContext.from_config(ch))
-    inserter = ProtobufInserter(client, target, data_dir / "tmp")
+    # Two insert lanes: a trace batch's OTel table and ML tables are built on both cores.
+    inserter = ProtobufInserter(client, target, data_dir / "tmp", extra_clients=[connect(target)])
     sink = ClickHouseSink(
         wal, inserter, ch, data_dir / "state", on_set_aside=_set_aside(data_dir / "rejected")
     )

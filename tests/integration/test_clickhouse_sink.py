@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,8 +19,8 @@ from driftline.errors import RetryableError
 from driftline.export.clickhouse.plan import BatchPlan, PlanFile
 from driftline.export.clickhouse.sink import CURSOR, ClickHouseSink
 from driftline.signals import Signal
-from driftline.storage.client import Target
-from driftline.storage.inserter import ProtobufInserter
+from driftline.storage.client import Target, connect
+from driftline.storage.inserter import ProtobufInserter, length_delimited
 from driftline.wal import Wal
 from tests.engine_db import fresh_database
 
@@ -85,11 +85,17 @@ class FlakyStorage:
         self.failures = 0
         self.after_insert: Callable[[], None] | None = None
 
-    def insert(self, signal: Signal, payloads: Sequence[bytes], token: str) -> None:
+    def insert(
+        self,
+        signal: Signal,
+        payloads: Sequence[bytes],
+        token: str,
+        tables: Collection[str] | None = None,
+    ) -> None:
         if self.down:
             self.failures += 1
             raise RetryableError("Connection refused (storage down)")
-        self.inner.insert(signal, payloads, token)
+        self.inner.insert(signal, payloads, token, tables)
         if self.after_insert is not None:
             self.after_insert()
 
@@ -196,3 +202,57 @@ def test_crash_between_insert_and_ack_replays_exactly_once(
         second.stop()
         log.close()
     assert stored(db) == {f"r{i}": 10 for i in range(5)}
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """One length-delimited protobuf field."""
+    return bytes([number << 3 | 2]) + length_delimited([payload])
+
+
+def _span_only_the_full_decode_refuses(batch: str) -> bytes:
+    """A request whose span carries a malformed event (field 11): the OTel table's decode reads
+    events and refuses it; the ML tables' slim decode skips events and accepts it."""
+    req = ExportTraceServiceRequest()
+    span = (
+        req.resource_spans.add()
+        .scope_spans.add()
+        .spans.add(trace_id=os.urandom(16), span_id=os.urandom(8), name="infer")
+    )
+    span.start_time_unix_nano = time.time_ns()
+    span.end_time_unix_nano = span.start_time_unix_nano + 1000
+    span.attributes.add(key="ml.model.name").value.string_value = "half-bad"
+    span.attributes.add(key="ml.inference.id").value.string_value = batch
+    raw_span = span.SerializeToString() + _field(11, b"\x0f\xff\xff")
+    resource = req.resource_spans[0].resource
+    resource.attributes.add(key="batch").value.string_value = batch
+    scope_spans = _field(2, raw_span)
+    resource_spans = _field(1, resource.SerializeToString()) + _field(2, scope_spans)
+    return _field(1, resource_spans)
+
+
+def test_a_table_refusing_does_not_duplicate_the_tables_that_accepted(
+    db: tuple[Client, Target], wal: Wal, tmp_path: Path
+) -> None:
+    client, target = db
+    set_aside: list[int] = []
+    sink = ClickHouseSink(
+        wal,
+        ProtobufInserter(client, target, tmp_path / "tmp", extra_clients=[connect(target)]),
+        replace(CONFIG, batch=BatchConfig(max_rows=1000, flush_interval_s=0.2)),
+        tmp_path / "state",
+        on_set_aside=lambda record, reason: set_aside.append(record.id),
+    )
+    wal.append(Signal.TRACES, spans("ok-1"))
+    bad = wal.append(Signal.TRACES, _span_only_the_full_decode_refuses("half"))
+    wal.append(Signal.TRACES, spans("ok-2"))
+    sink.start()
+    try:
+        wait_until(lambda: lag(wal) == 0)
+    finally:
+        sink.stop()
+    assert set_aside == [bad]
+    assert stored(db) == {"ok-1": 10, "ok-2": 10}
+    inferences = client.query(
+        f"SELECT InferenceId, count() FROM {target.database}.ml_inferences GROUP BY 1"
+    ).result_rows
+    assert inferences == [("half", 1)]  # stored once by the first attempt, not again by bisect

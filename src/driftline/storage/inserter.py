@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Final
 
@@ -82,11 +83,39 @@ def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("'", "\\'")
 
 
-class ProtobufInserter:
-    """Inserts raw Export*ServiceRequest payloads through ClickHouse's Protobuf input."""
+class TablesRefusedError(PermanentError):
+    """ClickHouse refused the data for these tables; the signal's other tables took it. A
+    retry with other tokens (the sink's bisect) must go to these tables only, or the others
+    would store the rows twice."""
 
-    def __init__(self, client: Client, target: Target, tmp_dir: str | Path) -> None:
+    def __init__(self, message: str, tables: frozenset[str]) -> None:
+        super().__init__(message)
+        self.tables = tables
+
+
+class ProtobufInserter:
+    """Inserts raw Export*ServiceRequest payloads through ClickHouse's Protobuf input.
+
+    A signal's statements are independent INSERTs (one token each), so they run on `lanes`
+    clients at once: with two, the OTel table and the ML tables of a trace batch are built in
+    parallel on the two cores (one engine thread each, so blocks stay deterministic).
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        target: Target,
+        tmp_dir: str | Path,
+        *,
+        extra_clients: Sequence[Client] = (),
+    ) -> None:
         self._client = client
+        self._clients = [client, *extra_clients]
+        self._pool = (
+            ThreadPoolExecutor(len(self._clients) - 1, thread_name_prefix="insert")
+            if extra_clients
+            else None
+        )
         self._target = target
         self._tmp_dir = Path(tmp_dir)
         self._tmp_dir.mkdir(parents=True, exist_ok=True)
@@ -112,41 +141,84 @@ class ProtobufInserter:
             "input_format_parallel_parsing": 0,
         }
 
-    def insert(self, signal: Signal, payloads: Sequence[bytes], token: str) -> None:
-        """Insert `payloads` into every table of `signal`. Raises PermanentError when the data
-        itself is refused, RetryableError for everything else (storage down, timeouts)."""
-        if not payloads:
+    def insert(
+        self,
+        signal: Signal,
+        payloads: Sequence[bytes],
+        token: str,
+        tables: Collection[str] | None = None,
+    ) -> None:
+        """Insert `payloads` into every table of `signal` (or only `tables`). Raises
+        TablesRefusedError when the data itself is refused by some tables, RetryableError for
+        everything else (storage down, timeouts); a retry with the same token is always safe."""
+        statements = [s for s in self._statements[signal] if tables is None or s.table in tables]
+        if not payloads or not statements:
             return
         data = length_delimited(payloads)
         # Bisect tokens hold "/" (wal-1-7/1-3): the file name must not become a sub-directory.
         path = self._tmp_dir / f"{token.replace('/', '~')}.{signal.name.lower()}.pb"
         if self._target.embedded:
             path.write_bytes(data)
-        try:
-            for statement in self._statements[signal]:
+
+        lanes = len(self._clients)
+        # The first statements (the OTel table first: the heaviest) get a lane each; the last
+        # lane takes the rest (the ML tables, which decode a slimmer structure).
+        plan = [statements[i : i + 1] for i in range(lanes - 1)] + [statements[lanes - 1 :]]
+
+        def lane(index: int) -> dict[str, Exception]:
+            """Run lane `index`'s statements on its own client; return the failures."""
+            failures: dict[str, Exception] = {}
+            for statement in plan[index]:
                 structure = statement.structure or STRUCTURES[signal]
                 source = (
                     f"file('{_escape(str(path))}', 'Protobuf', '{structure}')"
                     if self._target.embedded
                     else f"input('{structure}')"
                 )
-                self._insert_one(
-                    statement, source, data, self._settings(signal, f"{token}:{statement.table}")
-                )
+                settings = self._settings(signal, f"{token}:{statement.table}")
+                try:
+                    self._insert_one(self._clients[index], statement, source, data, settings)
+                except (PermanentError, RetryableError) as e:
+                    failures[statement.table] = e
+            return failures
+
+        try:
+            futures = (
+                [self._pool.submit(lane, i) for i in range(1, len(self._clients))]
+                if self._pool is not None and len(statements) > 1
+                else []
+            )
+            failures = lane(0) if futures else {}
+            if not futures:
+                for i in range(len(self._clients)):
+                    failures.update(lane(i))
+            for future in futures:
+                failures.update(future.result())
         finally:
             if self._target.embedded:
                 path.unlink(missing_ok=True)
+        retryable = [e for e in failures.values() if isinstance(e, RetryableError)]
+        if retryable:
+            raise retryable[0]  # storage trouble: retry everything (tokens make it safe)
+        if failures:
+            detail = "; ".join(f"{table}: {e}" for table, e in failures.items())
+            raise TablesRefusedError(detail, frozenset(failures))
 
     def _insert_one(
-        self, statement: IngestStatement, source: str, data: bytes, settings: dict[str, Any]
+        self,
+        client: Client,
+        statement: IngestStatement,
+        source: str,
+        data: bytes,
+        settings: dict[str, Any],
     ) -> None:
         sql = statement.render(source, self._target.database)
         started = time.perf_counter()
         try:
             if self._target.embedded:
-                self._client.command(sql, settings=settings)
+                client.command(sql, settings=settings)
             else:
-                self._client.command(sql + " FORMAT Protobuf", data=data, settings=settings)
+                client.command(sql + " FORMAT Protobuf", data=data, settings=settings)
         except (ClickHouseError, DatabaseError, OperationalError, OSError) as e:
             err = classify(e)
             kind = "permanent" if isinstance(err, PermanentError) else "retryable"
@@ -156,6 +228,8 @@ class ProtobufInserter:
             telemetry.INSERT_SECONDS.labels(statement.table).observe(time.perf_counter() - started)
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
         for leftover in self._tmp_dir.glob("*.pb"):
             leftover.unlink(missing_ok=True)
         os.sync()

@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -65,7 +65,19 @@ class RecordSource(Protocol):
 
 
 class Inserter(Protocol):
-    def insert(self, signal: Signal, payloads: Sequence[bytes], token: str) -> None: ...
+    def insert(
+        self,
+        signal: Signal,
+        payloads: Sequence[bytes],
+        token: str,
+        tables: Collection[str] | None = None,
+    ) -> None: ...
+
+
+def _refusing(error: PermanentError) -> frozenset[str] | None:
+    """The tables that refused (TablesRefusedError), or None: all of the signal's tables."""
+    tables = getattr(error, "tables", None)
+    return frozenset(tables) if tables is not None else None
 
 
 class _Stopping(Exception):
@@ -193,26 +205,33 @@ class ClickHouseSink:
                 telemetry.INSERT_ROWS.labels(signal.name.lower()).inc(self._rows(record))
         except PermanentError as e:
             log.warning("clickhouse refused a %s batch (%s); bisecting", signal.name.lower(), e)
-            self._bisect(signal, records, token)
+            self._bisect(signal, records, token, _refusing(e))
 
-    def _bisect(self, signal: Signal, records: list[Record], token: str) -> None:
-        """Insert halves separately (tokens extended with the half's range) until the refused
-        records are isolated; those are set aside, everything else lands."""
+    def _bisect(
+        self, signal: Signal, records: list[Record], token: str, tables: frozenset[str] | None
+    ) -> None:
+        """Insert halves separately (tokens extended with the half's range) into the tables
+        that refused (the others already hold every row) until the refused records are
+        isolated; those are set aside, everything else lands."""
         if len(records) == 1:
             try:
                 sub = f"{token}/{records[0].id}"
-                self._with_retry(lambda: self._inserter.insert(signal, [records[0].payload], sub))
+                payload = [records[0].payload]
+                self._with_retry(lambda: self._inserter.insert(signal, payload, sub, tables))
             except PermanentError as e:
                 self._on_set_aside(records[0], str(e))
             return
         mid = len(records) // 2
         for half in (records[:mid], records[mid:]):
             sub = f"{token}/{half[0].id}-{half[-1].id}"
+            payloads = [r.payload for r in half]
             try:
-                payloads = [r.payload for r in half]
-                self._with_retry(lambda p=payloads, t=sub: self._inserter.insert(signal, p, t))  # type: ignore[misc]
-            except PermanentError:
-                self._bisect(signal, half, sub)
+                self._with_retry(
+                    lambda p=payloads, t=sub: self._inserter.insert(signal, p, t, tables)  # type: ignore[misc]
+                )
+            except PermanentError as e:
+                narrower = _refusing(e)
+                self._bisect(signal, half, sub, narrower if narrower is not None else tables)
 
     def _with_retry(self, fn: Callable[[], None]) -> None:
         retry = self._config.retry_on_failure
