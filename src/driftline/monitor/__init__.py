@@ -1,0 +1,1 @@
+"""Answers about models: drift, latency and performance, computed in ClickHouse."""
