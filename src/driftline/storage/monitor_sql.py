@@ -108,3 +108,143 @@ def model_exists(model: str) -> Statement:
         "SELECT count() > 0 FROM ml_inferences WHERE ModelName = {model:String} LIMIT 1",
         {"model": model},
     )
+
+
+# ---- latency -------------------------------------------------------------------------------
+
+GROUP_COLUMNS = {"model": "ModelName", "version": "ModelVersion", "span_name": "SpanName"}
+QUANTILES = (0.5, 0.9, 0.95, 0.99)
+
+
+def _inference_filter(model: str, r: Range, params: dict[str, Any]) -> str:
+    clauses = [_range_cond("r", r, params)]
+    if model:
+        params["model"] = model
+        clauses.append("ModelName = {model:String}")
+    return " AND ".join(clauses)
+
+
+def latency(model: str, r: Range, group_by: list[str], bucket_s: int) -> Statement:
+    """count, error rate, exact p50/p90/p95/p99 (numpy's linear interpolation, R7) and max of
+    the inference duration, grouped by any of model, version, span name and time bucket."""
+    params: dict[str, Any] = {}
+    keys = [f"{GROUP_COLUMNS[g]} AS {g}" for g in group_by if g in GROUP_COLUMNS]
+    if "bucket" in group_by:
+        params["bucket_s"] = bucket_s
+        keys.append(
+            "toInt64(toUnixTimestamp(toStartOfInterval(Timestamp, "
+            "toIntervalSecond({bucket_s:UInt32})))) * 1000000000 AS bucket"
+        )
+    names = [k.rsplit(" AS ", 1)[1] for k in keys]
+    select_keys = "".join(f"{k}, " for k in keys)
+    group = f"GROUP BY {', '.join(names)} ORDER BY {', '.join(names)}" if names else ""
+    qs = ", ".join(str(q) for q in QUANTILES)
+    return (
+        f"""SELECT {select_keys}count() AS n, countIf(StatusCode = 'Error') / count() AS error_rate,
+    quantilesExactInclusive({qs})(Duration) AS q, max(Duration) AS max_ns
+FROM ml_inferences WHERE {_inference_filter(model, r, params)}
+{group}""",
+        params,
+    )
+
+
+def burn_rates(
+    model: str, version: str, threshold_ns: int, now_ns: int, windows_s: list[int]
+) -> Statement:
+    """Bad and total counts in every window, in one pass over the longest window. Bad = slower
+    than the threshold, or an error."""
+    params: dict[str, Any] = {
+        "model": model, "now": now_ns, "windows": windows_s, "threshold": threshold_ns,
+        "longest": max(windows_s),
+    }  # fmt: skip
+    version_cond = ""
+    if version:
+        params["version"] = version
+        version_cond = "AND ModelVersion = {version:String}"
+    age = "(toUnixTimestamp64Nano(fromUnixTimestamp64Nano({now:Int64})) - toUnixTimestamp64Nano(Timestamp))"
+    return (
+        f"""SELECT
+    sumForEach(arrayMap(w -> toUInt64({age} <= w * 1000000000), {{windows:Array(UInt32)}})) AS total,
+    sumForEach(arrayMap(w -> toUInt64({age} <= w * 1000000000
+        AND (Duration > {{threshold:UInt64}} OR StatusCode = 'Error')), {{windows:Array(UInt32)}})) AS bad
+FROM ml_inferences
+WHERE ModelName = {{model:String}} {version_cond}
+  AND Timestamp >= fromUnixTimestamp64Nano({{now:Int64}}) - toIntervalSecond({{longest:UInt32}})
+  AND Timestamp <= fromUnixTimestamp64Nano({{now:Int64}})""",
+        params,
+    )
+
+
+def version_regression(model: str, r: Range, baseline: str, candidate: str) -> Statement:
+    """Mann-Whitney U (two-sided) of the candidate's durations against the baseline's, with the
+    counts and medians/p99s of both."""
+    params: dict[str, Any] = {"model": model, "baseline": baseline, "candidate": candidate}
+    cond = _range_cond("r", r, params)
+    return (
+        f"""SELECT
+    countIf(ModelVersion = {{baseline:String}}) AS n_base,
+    countIf(ModelVersion = {{candidate:String}}) AS n_cand,
+    quantilesExactInclusiveIf(0.5, 0.99)(Duration, ModelVersion = {{baseline:String}}) AS q_base,
+    quantilesExactInclusiveIf(0.5, 0.99)(Duration, ModelVersion = {{candidate:String}}) AS q_cand,
+    mannWhitneyUTest('two-sided')(toFloat64(Duration), toUInt8(ModelVersion = {{candidate:String}})) AS mw
+FROM ml_inferences
+WHERE ModelName = {{model:String}} AND {cond}
+  AND ModelVersion IN ({{baseline:String}}, {{candidate:String}})""",
+        params,
+    )
+
+
+# ---- performance ------------------------------------------------------------------------------
+
+
+def performance(
+    model: str, r: Range, group_by: list[str], bucket_s: int, positive: str
+) -> Statement:
+    """Per group: labelled share, confusion counts (binary, `positive` class), regression errors,
+    ROC AUC from scores, and CBPE's expected confusion counts from scores alone. The latest
+    label per inference wins."""
+    params: dict[str, Any] = {"positive": positive}
+    keys = [f"{GROUP_COLUMNS[g]} AS {g}" for g in group_by if g in ("version",)]
+    if "bucket" in group_by:
+        params["bucket_s"] = bucket_s
+        keys.append(
+            "toInt64(toUnixTimestamp(toStartOfInterval(Timestamp, "
+            "toIntervalSecond({bucket_s:UInt32})))) * 1000000000 AS bucket"
+        )
+    names = [k.rsplit(" AS ", 1)[1] for k in keys]
+    select_keys = "".join(f"{k}, " for k in keys)
+    group = f"GROUP BY {', '.join(names)} ORDER BY {', '.join(names)}" if names else ""
+    where = _inference_filter(model, r, params)
+    return (
+        f"""SELECT {select_keys}count() AS n, countIf(labelled) AS n_labelled,
+    countIf(labelled AND pred_pos AND true_pos) AS tp, countIf(labelled AND pred_pos AND NOT true_pos) AS fp,
+    countIf(labelled AND NOT pred_pos AND NOT true_pos) AS tn, countIf(labelled AND NOT pred_pos AND true_pos) AS fn,
+    countIf(labelled AND (y_class != '' OR pred_class != '' OR y NOT IN (0, 1) OR pred NOT IN (0, 1))) AS non_binary,
+    countIf(labelled AND pred_class = y_class AND (pred_class != '' OR pred = y)) AS correct,
+    avgIf(abs(pred - y), labelled AND isFinite(pred) AND isFinite(y)) AS mae,
+    sqrt(avgIf(pow(pred - y, 2), labelled AND isFinite(pred) AND isFinite(y))) AS rmse,
+    varPopIf(y, labelled AND isFinite(pred) AND isFinite(y)) AS var_y,
+    arrayAUC(groupArrayIf(score, labelled AND isFinite(score)),
+             groupArrayIf(toUInt8(true_pos), labelled AND isFinite(score))) AS auc,
+    countIf(labelled AND isFinite(score) AND true_pos) AS auc_pos,
+    countIf(labelled AND isFinite(score) AND NOT true_pos) AS auc_neg,
+    countIf(isFinite(score) AND pred IN (0, 1)) AS n_scored,
+    sumIf(if(pred = 1, 1 - abs(pred - score), 0), isFinite(score) AND pred IN (0, 1)) AS e_tp,
+    sumIf(if(pred = 1, abs(pred - score), 0), isFinite(score) AND pred IN (0, 1)) AS e_fp,
+    sumIf(if(pred = 0, 1 - abs(pred - score), 0), isFinite(score) AND pred IN (0, 1)) AS e_tn,
+    sumIf(if(pred = 0, abs(pred - score), 0), isFinite(score) AND pred IN (0, 1)) AS e_fn
+FROM (
+    SELECT i.Timestamp AS Timestamp, i.ModelVersion AS ModelVersion, i.Prediction AS pred,
+        i.PredictionClass AS pred_class, i.Score AS score,
+        l.InferenceId != '' AS labelled, l.y AS y, l.y_class AS y_class,
+        if(pred_class != '', pred_class, toString(pred)) = {{positive:String}} AS pred_pos,
+        if(y_class != '', y_class, toString(y)) = {{positive:String}} AS true_pos
+    FROM (SELECT * FROM ml_inferences WHERE {where}) AS i
+    LEFT JOIN (
+        SELECT InferenceId, argMax(Label, Timestamp) AS y, argMax(LabelClass, Timestamp) AS y_class
+        FROM ml_labels WHERE ModelName = {{model:String}} GROUP BY InferenceId
+    ) AS l ON i.InferenceId = l.InferenceId
+)
+{group}""",
+        params,
+    )
