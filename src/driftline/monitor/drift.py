@@ -18,6 +18,7 @@ range is split into windows and each is compared with the reference, all from th
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -260,9 +261,10 @@ def _load_values(
 
 def _qualify(sql: str, database: str) -> str:
     # Our statements name bare tables; a connected client does not default to its database.
-    return sql.replace("FROM ml_features", f"FROM `{database}`.ml_features").replace(
-        "FROM ml_inferences", f"FROM `{database}`.ml_inferences"
-    )
+    return _TABLE.sub(lambda m: f"{m.group(1)} `{database}`.{m.group(2)}", sql)
+
+
+_TABLE = re.compile(r"\b(FROM|JOIN)\s+((?:ml|otel)_\w+)\b")
 
 
 def _rows(

@@ -220,6 +220,7 @@ def performance(
     countIf(labelled AND pred_pos AND true_pos) AS tp, countIf(labelled AND pred_pos AND NOT true_pos) AS fp,
     countIf(labelled AND NOT pred_pos AND NOT true_pos) AS tn, countIf(labelled AND NOT pred_pos AND true_pos) AS fn,
     countIf(labelled AND (y_class != '' OR pred_class != '' OR y NOT IN (0, 1) OR pred NOT IN (0, 1))) AS non_binary,
+    countIf(labelled AND (y_class != '' OR pred_class != '')) AS named,
     countIf(labelled AND pred_class = y_class AND (pred_class != '' OR pred = y)) AS correct,
     avgIf(abs(pred - y), labelled AND isFinite(pred) AND isFinite(y)) AS mae,
     sqrt(avgIf(pow(pred - y, 2), labelled AND isFinite(pred) AND isFinite(y))) AS rmse,
