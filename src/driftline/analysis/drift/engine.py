@@ -1,0 +1,270 @@
+"""One drift request → a few grouped SQL queries → one `DriftReport` per current window.
+
+    1. stats   (always)  kinds, counts, capped distinct counts, min/max, moments
+    2. counts  (if any categorical or ≤ 20-unique numerical feature) value counts
+    3. hist    (if any other numerical feature) Sturges bin counts for edges built from 1.
+    4. w1ks    (if wasserstein, or ks with > 10000 rows) exact W1 and KS D in the engine
+    5. values  (only for ed, anderson, cramer_von_mises, mannw, numerical hellinger, small ks)
+
+Only small results reach Python; `scores.py` finishes them. Every feature's distribution
+(per-value shares, or Sturges bin shares) comes back for plotting whatever the method.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from clickhouse_connect.driver.client import Client
+
+from driftline.analysis.drift import scores
+from driftline.analysis.drift.binning import LOW_CARDINALITY, sturges_edges, value_shares
+from driftline.analysis.drift.methods import Method, get_method
+from driftline.analysis.drift.selection import default_method
+from driftline.analysis.drift.thresholds import resolve
+from driftline.analysis.drift.types import (
+    Distribution,
+    DriftReport,
+    DriftRequest,
+    FeatureDrift,
+)
+from driftline.errors import InvalidInputError, PermanentError
+from driftline.storage import drift_sql
+
+REF = -1
+RAW_METHODS = frozenset({"ed", "anderson", "cramer_von_mises", "mannw"})
+
+
+class EmptyWindowError(PermanentError):
+    """The reference or a current window holds no (finite) values for a feature."""
+
+
+@dataclass(slots=True)
+class _Stat:
+    kind: str
+    n: int
+    uniq: int  # exact up to 21, 22 means "more than 21"
+    lo: float
+    hi: float
+    mean: float
+    var: float
+    std_pop: float
+
+
+def _n_windows(req: DriftRequest) -> int:
+    if req.window_s <= 0:
+        return 1
+    return max(1, math.ceil((req.current.end_ns - req.current.start_ns) / (req.window_s * 1e9)))
+
+
+def drift_reports(client: Client, database: str, req: DriftRequest) -> list[DriftReport]:
+    """Drift of every current window (one unless `req.window_s`) against the reference."""
+    k = _n_windows(req)
+    ref = (req.reference.start_ns, req.reference.end_ns, req.reference.version)
+    cur = (req.current.start_ns, req.current.end_ns, req.current.version)
+
+    def args(features: list[str] | tuple[str, ...]) -> tuple[Any, ...]:
+        return (database, req.model, ref, cur, req.window_s, features)
+
+    sql, params = drift_sql.stats(*args(req.features))
+    st: dict[str, dict[int, _Stat]] = defaultdict(dict)
+    for f, side, kind, n, uniq, lo, hi, mean, var, std in client.query(
+        sql, parameters=params
+    ).result_rows:
+        st[f][int(side)] = _Stat(kind, int(n), int(uniq), lo, hi, mean, var, std)
+    features = list(req.features) or sorted(st)
+    if not features:
+        raise EmptyWindowError(f"model {req.model!r} has no feature values in the windows")
+    for f in features:
+        if REF not in st.get(f, {}):
+            raise EmptyWindowError(f"feature {f!r} has no values in the reference window")
+        if k == 1 and 0 not in st[f]:
+            raise EmptyWindowError(f"feature {f!r} has no values in the current window")
+
+    # value counts: categorical, or numerical with ≤ 20 reference uniques (one bin per value)
+    low = [
+        f
+        for f in features
+        if st[f][REF].kind == "categorical" or st[f][REF].uniq <= LOW_CARDINALITY
+    ]
+    cnt: dict[str, dict[int, dict[object, int]]] = defaultdict(lambda: defaultdict(dict))
+    if low:
+        sql, params = drift_sql.counts(*args(low))
+        for f, side, key, n in client.query(sql, parameters=params).result_rows:
+            value: object = key if st[f][REF].kind == "categorical" else float(key)
+            cnt[f][int(side)][value] = int(n)
+
+    # methods and thresholds per (feature, window)
+    plan: dict[tuple[str, int], Method] = {}
+    for f in features:
+        kind = st[f][REF].kind
+        for w in range(k):
+            if w not in st[f]:
+                continue
+            if f in low:
+                n_unique = len(set(cnt[f][REF]) | set(cnt[f][w]))
+            else:
+                n_unique = max(st[f][REF].uniq, st[f][w].uniq)
+            chosen = resolve(
+                f,
+                kind,
+                req.feature_methods,
+                {"numerical": req.num_method or None, "categorical": req.cat_method or None},
+                req.method or None,
+            )
+            name = str(chosen) if chosen else default_method(kind, n_unique, st[f][REF].n)
+            plan[f, w] = get_method(name, kind)
+
+    # Sturges bins for the other numerical features (edges per window: ref + that window)
+    high = [f for f in features if f not in low]
+    edges: dict[tuple[str, int], np.ndarray[Any, Any]] = {}
+    hcnt: dict[tuple[str, int, int], dict[int, int]] = defaultdict(dict)
+    if high:
+        table = []
+        for f in high:
+            row = []
+            for w in range(k):
+                if w in st[f]:
+                    a, b = st[f][REF], st[f][w]
+                    e = sturges_edges(min(a.lo, b.lo), max(a.hi, b.hi), a.n + b.n)
+                    edges[f, w] = e
+                    row.append([float(x) for x in e])
+                else:
+                    row.append([])
+            table.append(row)
+        sql, params = drift_sql.hist(*args(high), n_windows=k, feats=high, edges=table)
+        for f, w, side, b, n in client.query(sql, parameters=params).result_rows:
+            hcnt[f, int(w), int(side)][int(b) - 1] = int(n)
+
+    # exact W1 / KS D in the engine
+    need_w1 = sorted(
+        {
+            f
+            for (f, w), m in plan.items()
+            if m.name == "wasserstein"
+            or (m.name == "ks" and max(st[f][REF].n, st[f][w].n) > scores.KS_EXACT_MAX_N)
+        }
+    )
+    w1: dict[tuple[str, int], tuple[float, float]] = {}
+    if need_w1:
+        sql, params = drift_sql.w1ks_select(*args(need_w1))
+        for f, w, nr, nc, w1s, ds in client.query(sql, parameters=params).result_rows:
+            w1[f, int(w)] = (w1s / (nr * nc), ds / (nr * nc))
+
+    # raw values for the few methods that need them
+    need_raw = sorted(
+        {
+            f
+            for (f, w), m in plan.items()
+            if m.name in RAW_METHODS
+            or (m.name == "hellinger" and f in high)
+            or (m.name == "ks" and (f, w) not in w1)
+        }
+    )
+    raw: dict[tuple[str, int], np.ndarray[Any, Any]] = {}
+    if need_raw:
+        sql, params = drift_sql.values(*args(need_raw))
+        res = client.query(sql, parameters=params)
+        cols = res.result_columns
+        fs = np.asarray(cols[0], dtype=object)
+        sides = np.asarray(cols[1], dtype=np.int64)
+        vals = np.asarray(cols[2], dtype=np.float64)
+        for f in need_raw:
+            for s in {REF, *range(k)}:
+                raw[f, s] = vals[(fs == f) & (sides == s)]
+
+    reports = []
+    span = req.window_s * 1_000_000_000 if req.window_s > 0 else 0
+    for w in range(k):
+        out = []
+        for f in features:
+            if (f, w) not in plan:
+                continue
+            m = plan[f, w]
+            a, b = st[f][REF], st[f][w]
+            if f in low:
+                keys, rs, cs = value_shares(cnt[f][REF], cnt[f][w])
+                dist = Distribution(
+                    (), tuple(str(x) for x in keys), tuple(map(float, rs)), tuple(map(float, cs))
+                )
+            else:
+                e = edges[f, w]
+                nb = len(e) - 1
+                rs = np.array([hcnt[f, w, REF].get(i, 0) for i in range(nb)]) / a.n
+                cs = np.array([hcnt[f, w, w].get(i, 0) for i in range(nb)]) / b.n
+                dist = Distribution(
+                    tuple(float(x) for x in e), (), tuple(map(float, rs)), tuple(map(float, cs))
+                )
+            try:
+                score = _score(m, f, w, a, b, f in low, cnt, rs, cs, w1, raw)
+            except ValueError as exc:
+                raise InvalidInputError(f"{m.name} on feature {f!r}: {exc}") from exc
+            thr = resolve(
+                f,
+                a.kind,
+                req.feature_thresholds,
+                {"numerical": req.num_threshold, "categorical": req.cat_threshold},
+                req.threshold,
+            )
+            threshold = float(thr) if thr is not None else m.default_threshold  # type: ignore[arg-type]
+            out.append(
+                FeatureDrift(
+                    f,
+                    a.kind,
+                    m.name,
+                    m.display_name,
+                    score,
+                    threshold,
+                    m.drifted(score, threshold),
+                    a.n,
+                    b.n,
+                    dist,
+                )
+            )
+        start = req.current.start_ns + w * span
+        end = min(start + span, req.current.end_ns) if span else req.current.end_ns
+        reports.append(DriftReport(req.model, start, end, tuple(out), req.drift_share))
+    return reports
+
+
+def drift_report(client: Client, database: str, req: DriftRequest) -> DriftReport:
+    """Drift of the whole current window against the reference (ignores `window_s`)."""
+    if req.window_s:
+        raise InvalidInputError("drift_report takes one current window; use drift_reports")
+    return drift_reports(client, database, req)[0]
+
+
+def _score(
+    m: Method,
+    f: str,
+    w: int,
+    a: _Stat,
+    b: _Stat,
+    low: bool,
+    cnt: dict[str, dict[int, dict[object, int]]],
+    rs: Any,
+    cs: Any,
+    w1: dict[tuple[str, int], tuple[float, float]],
+    raw: dict[tuple[str, int], Any],
+) -> float:
+    name = m.name
+    if name == "t_test":
+        return scores.t_test(a.mean, a.var, a.n, b.mean, b.var, b.n)
+    if name == "wasserstein":
+        return scores.wasserstein_normed(w1[f, w][0], a.std_pop)
+    if name == "ks" and (f, w) in w1:
+        return scores.ks_asymptotic(w1[f, w][1], a.n, b.n)
+    if (
+        (f, raw_side := w) in raw
+        and (name in RAW_METHODS or name in ("ks", "hellinger"))
+        and (name != "hellinger" or not low)
+    ):
+        return scores.from_values(name, raw[f, REF], raw[f, raw_side])
+    if low:
+        return scores.from_counts(name, cnt[f][REF], cnt[f][w])
+    if name in ("chisquare", "z", "g_test", "fisher_exact", "TVD"):
+        raise ValueError("needs a categorical or low-cardinality column")
+    return scores.from_shares(name, np.asarray(rs), np.asarray(cs))

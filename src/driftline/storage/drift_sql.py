@@ -1,0 +1,152 @@
+"""The SQL behind drift (`driftline.analysis.drift` finishes the small results with numpy).
+
+Every user value is a bound parameter (`{name:Type}`); the fragments assembled here are fixed
+text chosen by code, plus the database name, which is checked to be an identifier.
+
+Rows are tagged with a *side*: -1 for the reference, 0…k-1 for the current window(s) (k > 1
+when the current range is split into `window_s` windows). `arrayJoin` makes a row that lies in
+both ranges count on both sides, and every statement answers all features and all windows at
+once, grouped — never a query per feature or per window.
+
+    stats    per (feature, side): kind, rows, uniqUpTo(21) (enough for Evidently's choices:
+             ≤2 / ≤5 union uniques and >20 reference uniques), min, max, mean, sample variance,
+             population std — method choice, Sturges edges, t_test, wasserstein's norm.
+    counts   per (feature, side, value) for categorical and low-cardinality numerical features.
+    hist     per (feature, window, side, bin): rows per Sturges bin for edges given per
+             (feature, window), with np.histogram's rule (half-open, last bin closed); reference
+             rows are counted once per window because each window has its own edges.
+    w1ks     per (feature, window): exact W1·n_ref·n_cur and max|F_ref−F_cur|·n_ref·n_cur from
+             one sort of the weighted union (+n_cur per reference value, −n_ref per current
+             value): the running sum is (F_ref−F_cur)·n_ref·n_cur at every point.
+    values   raw values of a few features, columnar, for methods that need them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+Statement = tuple[str, dict[str, Any]]
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _table(database: str) -> str:
+    if not _IDENT.match(database):
+        raise ValueError(f"not a database identifier: {database!r}")
+    return f"{database}.ml_features"
+
+
+def _base(
+    database: str,
+    model: str,
+    ref: tuple[int, int, str],
+    cur: tuple[int, int, str],
+    window_s: int,
+    features: Sequence[str],
+) -> Statement:
+    """SELECT Feature, Kind, Value, Category, side FROM … with every filter bound."""
+    params: dict[str, Any] = {
+        "model": model,
+        "ref_start": ref[0],
+        "ref_end": ref[1],
+        "cur_start": cur[0],
+        "cur_end": cur[1],
+    }
+    conds = []
+    for name, (_, _, version) in (("ref", ref), ("cur", cur)):
+        cond = (
+            f"Timestamp >= fromUnixTimestamp64Nano({{{name}_start:Int64}}) "
+            f"AND Timestamp < fromUnixTimestamp64Nano({{{name}_end:Int64}})"
+        )
+        if version:
+            params[f"{name}_version"] = version
+            cond += f" AND ModelVersion = {{{name}_version:String}}"
+        conds.append(f"({cond})")
+    ref_cond, cur_cond = conds
+    if window_s > 0:
+        params["window_ns"] = window_s * 1_000_000_000
+        cur_side = "intDiv(toUnixTimestamp64Nano(Timestamp) - {cur_start:Int64}, {window_ns:Int64})"
+    else:
+        cur_side = "toInt64(0)"
+    feature_cond = ""
+    if features:
+        params["features"] = list(features)
+        feature_cond = "AND Feature IN {features:Array(String)} "
+    sql = (
+        "SELECT Feature, Kind, Value, Category, "
+        f"arrayJoin(arrayConcat(if({ref_cond}, [toInt64(-1)], []), "
+        f"if({cur_cond}, [toInt64({cur_side})], []))) AS side "
+        f"FROM {_table(database)} WHERE ModelName = {{model:String}} {feature_cond}"
+        "AND (Kind = 'categorical' OR isFinite(Value)) "
+        "AND Timestamp >= fromUnixTimestamp64Nano(least({ref_start:Int64}, {cur_start:Int64})) "
+        "AND Timestamp < fromUnixTimestamp64Nano(greatest({ref_end:Int64}, {cur_end:Int64})) "
+        f"AND ({ref_cond} OR {cur_cond})"
+    )
+    return sql, params
+
+
+def stats(*args: Any) -> Statement:
+    base, params = _base(*args)
+    sql = f"""SELECT Feature, side, toString(any(Kind)) AS kind, count() AS n,
+    if(kind = 'categorical', uniqUpTo(21)(Category), uniqUpTo(21)(Value)) AS uniq,
+    min(Value), max(Value), avg(Value), varSampStable(Value), stddevPopStable(Value)
+FROM ({base}) GROUP BY Feature, side ORDER BY Feature, side"""
+    return sql, params
+
+
+def counts(*args: Any) -> Statement:
+    base, params = _base(*args)
+    sql = f"""SELECT Feature, side, if(Kind = 'categorical', Category, toString(Value)) AS key,
+    count() AS n
+FROM ({base}) GROUP BY Feature, side, key ORDER BY Feature, side, key"""
+    return sql, params
+
+
+def hist(
+    *args: Any, n_windows: int, feats: Sequence[str], edges: Sequence[Sequence[Sequence[float]]]
+) -> Statement:
+    """`edges[i][w]` are the edges of feature `feats[i]` in window w (empty: not binned)."""
+    base, params = _base(*args)
+    params.update({"h_k": n_windows, "h_feats": list(feats), "h_edges": edges})
+    sql = f"""SELECT Feature, w, side, bin, count() AS n FROM (
+    SELECT Feature, side, Value,
+        arrayJoin(if(side = -1, arrayMap(x -> toInt64(x), range({{h_k:UInt64}})), [side])) AS w,
+        {{h_edges:Array(Array(Array(Float64)))}}[indexOf({{h_feats:Array(String)}}, Feature)]
+            [w + 1] AS e,
+        length(e) - 1 AS nb,
+        least(greatest(toInt64(floor((Value - e[1]) / (e[nb + 1] - e[1]) * nb)) + 1, 1), nb)
+            AS g0,
+        multiIf(Value < e[g0], g0 - 1, g0 < nb AND Value >= e[g0 + 1], g0 + 1, g0) AS bin
+    FROM ({base}) WHERE Feature IN {{h_feats:Array(String)}}
+) WHERE nb > 0 GROUP BY Feature, w, side, bin ORDER BY Feature, w, side, bin"""
+    return sql, params
+
+
+def w1ks(*args: Any) -> Statement:
+    base, params = _base(*args)
+    sql = f"""WITH src AS ({base})
+SELECT Feature, w, length(rv) AS nr, length(cv) AS nc,
+    arraySort(p -> p.1, arrayConcat(arrayMap(v -> (v, toInt64(nc)), rv),
+                                    arrayMap(v -> (v, -toInt64(nr)), cv))) AS pairs,
+    arrayMap(p -> p.1, pairs) AS xs,
+    arrayCumSum(arrayMap(p -> p.2, pairs)) AS cum,
+    arraySum((c, a, b) -> abs(toFloat64(c)) * (b - a),
+             arrayPopBack(cum), arrayPopBack(xs), arrayPopFront(xs)) AS w1_scaled,
+    arrayMax((c, a, b) -> if(b > a, abs(c), 0),
+             arrayPopBack(cum), arrayPopBack(xs), arrayPopFront(xs)) AS d_scaled
+FROM (SELECT Feature, groupArray(Value) AS rv FROM src WHERE side = -1 GROUP BY Feature) AS r
+INNER JOIN (SELECT Feature, side AS w, groupArray(Value) AS cv FROM src WHERE side >= 0
+            GROUP BY Feature, w) AS c USING Feature"""
+    return sql, params
+
+
+def w1ks_select(*args: Any) -> Statement:
+    """w1ks without the big arrays in the result: only the figures come back."""
+    sql, params = w1ks(*args)
+    return f"SELECT Feature, w, nr, nc, w1_scaled, d_scaled FROM ({sql})", params
+
+
+def values(*args: Any) -> Statement:
+    base, params = _base(*args)
+    return f"SELECT Feature, side, Value FROM ({base}) ORDER BY Feature, side", params

@@ -1,0 +1,228 @@
+"""Drift on the real embedded engine: every score against scipy/numpy on the same data."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from clickhouse_connect.driver.client import Client
+from scipy import stats
+from scipy.spatial import distance
+
+from driftline.analysis.drift import (
+    DriftRequest,
+    EmptyWindowError,
+    Window,
+    drift_report,
+    drift_reports,
+)
+from driftline.analysis.drift.binning import fill_zeroes
+from driftline.errors import InvalidInputError
+from driftline.storage.client import Target
+from tests.engine_db import fresh_database
+
+NOW = time.time_ns()
+HOUR = 3600 * 10**9
+REF = Window(NOW - 4 * HOUR, NOW - 2 * HOUR)
+CUR = Window(NOW - 2 * HOUR, NOW)
+
+rng = np.random.default_rng(7)
+DATA: dict[str, tuple[str, Any, Any]] = {
+    # name: (kind, ref values, cur values)
+    "big_same": ("numerical", rng.normal(0, 1, 3000), rng.normal(0, 1, 2500)),
+    "big_shift": ("numerical", rng.normal(0, 1, 3000), rng.normal(0.5, 1.2, 2500)),
+    "small_shift": ("numerical", rng.normal(0, 1, 400), rng.normal(1, 1, 300)),
+    "small_same": ("numerical", rng.normal(0, 1, 400), rng.normal(0, 1, 300)),
+    "ints": (
+        "numerical",
+        rng.integers(0, 4, 3000).astype(float),
+        rng.integers(0, 5, 2500).astype(float),
+    ),
+    "cat": (
+        "categorical",
+        rng.choice(["a", "b", "c"], 3000, p=[0.5, 0.3, 0.2]),
+        rng.choice(["a", "b", "c"], 2500, p=[0.2, 0.3, 0.5]),
+    ),
+    "cat_small": (
+        "categorical",
+        rng.choice(["a", "b", "c"], 200),
+        rng.choice(["a", "b", "c", "new"], 150),
+    ),
+    "binary": ("categorical", rng.choice(["x", "y"], 300), rng.choice(["x", "y"], 300)),
+    "const": ("numerical", np.full(2000, 3.0), np.full(2000, 3.0)),
+}
+
+
+@pytest.fixture(scope="module")
+def db(chdb_dir: Path) -> Iterator[tuple[Client, Target]]:
+    with fresh_database(chdb_dir, "drift") as (client, target):
+        cols: dict[str, list[Any]] = {
+            c: [] for c in ("ModelName", "Feature", "Timestamp", "Kind", "Value", "Category")
+        }
+        for name, (kind, ref, cur) in DATA.items():
+            for start, vals in ((REF.start_ns, ref), (CUR.start_ns, cur)):
+                n = len(vals)
+                ts = start + (np.arange(n) * (2 * HOUR // (n + 1)))
+                cols["ModelName"] += ["m"] * n
+                cols["Feature"] += [name] * n
+                cols["Timestamp"] += [int(t) for t in ts]
+                cols["Kind"] += [kind] * n
+                if kind == "numerical":
+                    cols["Value"] += [float(v) for v in vals]
+                    cols["Category"] += [""] * n
+                else:
+                    cols["Value"] += [float("nan")] * n
+                    cols["Category"] += [str(v) for v in vals]
+        # NaN/inf are dropped, as Evidently does
+        for v in (float("nan"), float("inf"), -float("inf")):
+            cols["ModelName"].append("m")
+            cols["Feature"].append("big_same")
+            cols["Timestamp"].append(CUR.start_ns + 5)
+            cols["Kind"].append("numerical")
+            cols["Value"].append(v)
+            cols["Category"].append("")
+        client.insert(
+            "ml_features",
+            [cols[c] for c in cols],
+            column_names=list(cols),
+            column_oriented=True,
+            database=target.database,
+        )
+        yield client, target
+
+
+def run(db: tuple[Client, Target], **kw: Any) -> dict[str, Any]:
+    report = drift_report(db[0], db[1].database, DriftRequest("m", REF, CUR, **kw))
+    return {f.feature: f for f in report.features}
+
+
+def test_defaults_match_scipy(db: tuple[Client, Target]) -> None:
+    res = run(db)
+    for name in ("big_same", "big_shift"):
+        _, r, c = DATA[name]
+        want = stats.wasserstein_distance(r, c) / max(np.std(r), 0.001)
+        assert res[name].method == "wasserstein"
+        assert res[name].score == pytest.approx(want, rel=1e-9, abs=1e-12)
+        assert res[name].n_ref == len(r) and res[name].n_cur == len(c)
+    for name in ("small_same", "small_shift"):
+        _, r, c = DATA[name]
+        assert res[name].method == "ks"
+        assert res[name].score == pytest.approx(stats.ks_2samp(r, c)[1], rel=1e-9)
+    assert res["big_shift"].drifted and not res["big_same"].drifted
+    assert res["small_shift"].drifted and not res["small_same"].drifted
+    # > 1000 reference rows, few uniques → JS on one bin per value
+    for name in ("ints", "cat"):
+        _, r, c = DATA[name]
+        keys = sorted(set(r) | set(c))
+        rp = np.array([np.sum(r == k) for k in keys]) / len(r)
+        cp = np.array([np.sum(c == k) for k in keys]) / len(c)
+        assert res[name].method == "jensenshannon"
+        assert res[name].score == pytest.approx(distance.jensenshannon(rp, cp), rel=1e-9)
+    assert res["cat"].drifted
+    # small categorical with a category new in current: chisquare p = 0
+    assert res["cat_small"].method == "chisquare" and res["cat_small"].score == 0.0
+    assert res["binary"].method == "z"
+    assert res["const"].method == "jensenshannon" and res["const"].score == 0.0
+
+
+def test_binned_methods_match_numpy(db: tuple[Client, Target]) -> None:
+    _, r, c = DATA["big_shift"]
+    edges = np.histogram_bin_edges(np.concatenate([r, c]), bins="sturges")
+    rp = np.histogram(r, edges)[0] / len(r)
+    cp = np.histogram(c, edges)[0] / len(c)
+    res = run(db, features=("big_shift",), method="psi")["big_shift"]
+    assert res.distribution.edges == tuple(edges)
+    assert res.distribution.ref_shares == pytest.approx(tuple(rp), abs=0)
+    fr, fc = fill_zeroes(rp), fill_zeroes(cp)
+    assert res.score == pytest.approx(np.sum((fr - fc) * np.log(fr / fc)), rel=1e-12)
+    kl = run(db, features=("big_shift",), method="kl_div")["big_shift"]
+    assert kl.score == pytest.approx(stats.entropy(fr, fc), rel=1e-12)
+    js = run(db, features=("big_shift",), method="jensenshannon")["big_shift"]
+    assert js.score == pytest.approx(distance.jensenshannon(rp, cp), rel=1e-12)
+
+
+def test_moment_and_raw_methods_match_scipy(db: tuple[Client, Target]) -> None:
+    _, r, c = DATA["big_shift"]
+    checks = {
+        "t_test": stats.ttest_ind(r, c)[1],
+        "mannw": stats.mannwhitneyu(r, c, alternative="less")[1],
+        "ed": stats.energy_distance(r, c),
+        "anderson": stats.anderson_ksamp([r, c])[2],
+        "cramer_von_mises": stats.cramervonmises_2samp(r, c).pvalue,
+        "ks": stats.ks_2samp(r, c)[1],
+    }
+    for method, want in checks.items():
+        got = run(db, features=("big_shift",), method=method)["big_shift"].score
+        assert got == pytest.approx(want, rel=1e-6, abs=1e-300), method
+
+
+def test_categorical_tests_match_scipy(db: tuple[Client, Target]) -> None:
+    _, r, c = DATA["cat"]
+    keys = ["a", "b", "c"]
+    rc = np.array([np.sum(r == k) for k in keys], dtype=float)
+    cc = np.array([np.sum(c == k) for k in keys], dtype=float)
+    got = run(db, features=("cat",), method="chisquare")["cat"].score
+    assert got == pytest.approx(stats.chisquare(cc, rc * len(c) / len(r))[1], abs=1e-300)
+    _, r, c = DATA["binary"]
+    p1, p2 = np.mean(r != "x"), np.mean(c != "x")
+    pooled = (p1 * len(r) + p2 * len(c)) / (len(r) + len(c))
+    z = (p1 - p2) / np.sqrt(pooled * (1 - pooled) * (1 / len(r) + 1 / len(c)))
+    got = run(db, features=("binary",))["binary"].score
+    assert got == pytest.approx(2 * (1 - stats.norm.cdf(abs(z))), rel=1e-9)
+    fe = run(db, features=("binary",), method="fisher_exact")["binary"].score
+    table = [[np.sum(c == "y"), np.sum(c == "x")], [np.sum(r == "y"), np.sum(r == "x")]]
+    assert fe == pytest.approx(stats.fisher_exact(table)[1], rel=1e-9)
+
+
+def test_overrides_precedence_and_dataset_drift(db: tuple[Client, Target]) -> None:
+    report = drift_report(
+        db[0],
+        db[1].database,
+        DriftRequest(
+            "m",
+            REF,
+            CUR,
+            features=("big_same", "big_shift", "cat"),
+            threshold=0.1,
+            num_threshold=0.2,
+            feature_thresholds={"big_shift": 10.0},
+        ),
+    )
+    by = {f.feature: f for f in report.features}
+    assert by["big_shift"].threshold == 10.0 and not by["big_shift"].drifted
+    assert by["big_same"].threshold == 0.2
+    assert by["cat"].threshold == 0.1 and by["cat"].drifted
+    assert report.n_drifted == 1 and report.share_drifted == pytest.approx(1 / 3)
+    assert not report.dataset_drift
+
+
+def test_errors(db: tuple[Client, Target]) -> None:
+    with pytest.raises(InvalidInputError):
+        run(db, features=("cat",), method="wasserstein")
+    with pytest.raises(InvalidInputError):
+        run(db, features=("cat",), method="nope")
+    with pytest.raises(EmptyWindowError):
+        run(db, features=("missing",))
+    with pytest.raises(EmptyWindowError):
+        drift_report(
+            db[0], db[1].database, DriftRequest("m", REF, Window(NOW + HOUR, NOW + 2 * HOUR))
+        )
+
+
+def test_windows_one_query_each(db: tuple[Client, Target]) -> None:
+    reports = drift_reports(
+        db[0],
+        db[1].database,
+        DriftRequest("m", REF, CUR, features=("big_shift", "cat"), window_s=3600),
+    )
+    assert len(reports) == 2
+    _, r, c = DATA["big_shift"]
+    n_first = sum(1 for i in range(len(c)) if i * (2 * HOUR // (len(c) + 1)) < HOUR)
+    first = {f.feature: f for f in reports[0].features}["big_shift"]
+    assert first.n_cur == n_first
+    want = stats.wasserstein_distance(r, c[:n_first]) / np.std(r)
+    assert first.score == pytest.approx(want, rel=1e-9)
