@@ -17,6 +17,7 @@ import grpc
 from clickhouse_connect.driver.client import Client
 
 from driftline import telemetry
+from driftline.api import monitor_service as monitor
 from driftline.api._gen.driftline.v1 import query_pb2, query_pb2_grpc
 from driftline.api.engine import DEFAULT_WORKERS, EnginePool
 from driftline.api.labels import labels_request
@@ -43,8 +44,10 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
         *,
         workers: int = DEFAULT_WORKERS,
         label_log: DurableLog | None = None,
+        database: str = "default",
     ) -> None:
         self._config = config
+        self._database = database
         self._pool = EnginePool(client_factory, workers=workers)
         self._label_log = label_log
 
@@ -125,6 +128,37 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
             return query_pb2.RecordLabelsResponse(accepted=len(request.labels))
 
         return await _call("RecordLabels", context, handle)
+
+    async def _monitor(
+        self, method: str, context: grpc.aio.ServicerContext, answer: Callable[[Client], R]
+    ) -> R:
+        async def handle() -> R:
+            return await self._pool.run(answer)
+
+        return await _call(method, context, handle)
+
+    async def GetLatency(
+        self, request: query_pb2.GetLatencyRequest, context: grpc.aio.ServicerContext
+    ) -> query_pb2.GetLatencyResponse:
+        return await self._monitor(
+            "GetLatency", context, lambda c: monitor.latency_answer(c, self._database, request)
+        )
+
+    async def GetDrift(
+        self, request: query_pb2.GetDriftRequest, context: grpc.aio.ServicerContext
+    ) -> query_pb2.GetDriftResponse:
+        return await self._monitor(
+            "GetDrift", context, lambda c: monitor.drift_answer(c, self._database, request)
+        )
+
+    async def GetPerformance(
+        self, request: query_pb2.GetPerformanceRequest, context: grpc.aio.ServicerContext
+    ) -> query_pb2.GetPerformanceResponse:
+        return await self._monitor(
+            "GetPerformance",
+            context,
+            lambda c: monitor.performance_answer(c, self._database, request),
+        )
 
 
 DEFAULT_LOG_LIMIT = 100

@@ -45,6 +45,7 @@ async def start_query_server(
     extra_servicers: Iterable[ExtraService] = (),
     *,
     label_log: DurableLog | None = None,
+    database: str = "default",
 ) -> tuple[grpc.aio.Server, int]:
     """Start the query API on `config.endpoint`; return the server and its bound port."""
     server = grpc.aio.server(
@@ -54,7 +55,7 @@ async def start_query_server(
             ("grpc.so_reuseport", 0),  # never share a port with another process by accident
         ],
     )
-    servicer = QueryServicer(config, client_factory, label_log=label_log)
+    servicer = QueryServicer(config, client_factory, label_log=label_log, database=database)
     query_pb2_grpc.add_QueryServiceServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
     names = [SERVICE_NAME]
     for extra in extra_servicers:

@@ -6,6 +6,8 @@ driftline check-config FILE
 driftline schema [--config FILE] [--cluster NAME]     print the DDL that serve would run
 driftline sql "SELECT …" [--json]                      read-only SQL through the query API
 driftline models | trace ID | logs | label               browse models, traces, logs; add labels
+driftline query latency|drift|performance …             the monitoring answers
+driftline report drift --html FILE …                    a drift report with distribution plots
 """
 
 from __future__ import annotations
@@ -118,12 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
     schema.set_defaults(func=_cmd_schema)
 
     try:
-        from driftline.cli import explore, sql
+        from driftline.cli import explore, query, sql
     except ImportError:  # the query API's generated code is missing (run `make proto`)
         pass
     else:
         sql.add_parser(sub)
         explore.add_parsers(sub)
+        query.add_parsers(sub)
     return parser  # fmt: skip
 
 

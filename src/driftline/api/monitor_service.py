@@ -1,0 +1,183 @@
+"""GetLatency, GetDrift, GetPerformance: requests → monitor/ calls → responses (pure mapping).
+
+Each `*_answer(client, database, request)` runs on an EnginePool worker; the servicer in
+query_service.py wraps it with limits, status codes and metrics like every other RPC.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Final
+
+from clickhouse_connect.driver.client import Client
+
+from driftline.api._gen.driftline.v1 import query_pb2
+from driftline.monitor import latency as latency_mod
+from driftline.monitor.drift import DriftReport, DriftRequest, compute_drift
+from driftline.monitor.performance import accuracy_drift, performance
+from driftline.storage.monitor_sql import Range
+
+HOUR_NS: Final = 3600 * 10**9
+
+
+def _range(r: query_pb2.TimeRange, default_span_ns: int, now_ns: int) -> Range:
+    end = r.end_unix_nano or now_ns
+    start = r.start_unix_nano or end - default_span_ns
+    return Range(start, end)
+
+
+def _finite(x: float) -> float:
+    return x if math.isfinite(x) else 0.0
+
+
+def latency_answer(
+    client: Client, database: str, request: query_pb2.GetLatencyRequest
+) -> query_pb2.GetLatencyResponse:
+    now = time.time_ns()
+    r = _range(request.range, HOUR_NS, now)
+    group_by = list(request.group_by) or ["model", "version"]
+    rows = latency_mod.latency(
+        client, database, request.model, r, group_by, request.bucket_seconds or 60
+    )
+    response = query_pb2.GetLatencyResponse(
+        groups=[
+            query_pb2.LatencyGroup(
+                keys={k: str(v) for k, v in row.keys.items()},
+                count=row.count,
+                error_rate=row.error_rate,
+                p50_ms=row.p50_ms,
+                p90_ms=row.p90_ms,
+                p95_ms=row.p95_ms,
+                p99_ms=row.p99_ms,
+                max_ms=row.max_ms,
+            )
+            for row in rows
+        ]
+    )
+    if request.slo_threshold_ms > 0 and request.slo_target > 0:
+        slo = latency_mod.Slo(
+            request.model, request.slo_threshold_ms, request.slo_target, request.slo_version
+        )
+        status = latency_mod.burn_rates(client, database, slo, now_ns=r.end_ns)
+        response.burn_rates.extend(
+            query_pb2.BurnRate(
+                window=w.name,
+                long_seconds=w.long_s,
+                short_seconds=w.short_s,
+                factor=w.factor,
+                long_burn=w.long_burn,
+                short_burn=w.short_burn,
+                alerting=w.alerting,
+            )
+            for w in status.windows
+        )
+        response.page, response.ticket = status.page, status.ticket
+    if request.baseline_version and request.candidate_version:
+        reg = latency_mod.regression(
+            client, database, request.model, r, request.baseline_version,
+            request.candidate_version,
+        )  # fmt: skip
+        response.regression.CopyFrom(
+            query_pb2.VersionRegression(
+                baseline=reg.baseline,
+                candidate=reg.candidate,
+                n_baseline=reg.n_baseline,
+                n_candidate=reg.n_candidate,
+                baseline_p50_ms=reg.p50_ms[0],
+                candidate_p50_ms=reg.p50_ms[1],
+                baseline_p99_ms=reg.p99_ms[0],
+                candidate_p99_ms=reg.p99_ms[1],
+                p_value=reg.p_value,
+                cliffs_delta=reg.cliffs_delta,
+                slower=reg.slower,
+            )
+        )
+    return response
+
+
+def drift_request(request: query_pb2.GetDriftRequest, now_ns: int) -> DriftRequest:
+    current = _range(request.current.range, HOUR_NS, now_ns)
+    ref_range = request.reference.range
+    reference = Range(
+        ref_range.start_unix_nano or current.start_ns - 24 * HOUR_NS,
+        ref_range.end_unix_nano or current.start_ns,
+    )
+    return DriftRequest(
+        model=request.model,
+        reference=Range(reference.start_ns, reference.end_ns, request.reference.version),
+        current=Range(current.start_ns, current.end_ns, request.current.version),
+        features=list(request.features),
+        method=request.method,
+        threshold=request.threshold if request.HasField("threshold") else None,
+        num_method=request.num_method,
+        cat_method=request.cat_method,
+        num_threshold=request.num_threshold if request.HasField("num_threshold") else None,
+        cat_threshold=request.cat_threshold if request.HasField("cat_threshold") else None,
+        feature_methods=dict(request.feature_methods),
+        feature_thresholds=dict(request.feature_thresholds),
+        drift_share=request.drift_share or 0.5,
+        window_s=request.window_seconds,
+    )
+
+
+def drift_response(report: DriftReport) -> query_pb2.GetDriftResponse:
+    response = query_pb2.GetDriftResponse(model=report.model, drift_share=report.drift_share)
+    for window in report.windows:
+        out = response.windows.add(
+            start_unix_nano=window.start_ns, end_unix_nano=window.end_ns,
+            drifted_count=window.drifted_count, share=window.share,
+            dataset_drift=report.dataset_drift(window),
+        )  # fmt: skip
+        for f in window.features:
+            d = f.distribution
+            out.features.add(
+                feature=f.feature, kind=f.kind, method=f.method, score=_finite(f.score),
+                threshold=f.threshold, drifted=f.drifted, n_reference=f.n_reference,
+                n_current=f.n_current, bins=d.labels if d else [],
+                reference_shares=d.reference if d else [], current_shares=d.current if d else [],
+            )  # fmt: skip
+    return response
+
+
+def drift_answer(
+    client: Client, database: str, request: query_pb2.GetDriftRequest
+) -> query_pb2.GetDriftResponse:
+    report = compute_drift(client, database, drift_request(request, time.time_ns()))
+    return drift_response(report)
+
+
+def performance_answer(
+    client: Client, database: str, request: query_pb2.GetPerformanceRequest
+) -> query_pb2.GetPerformanceResponse:
+    now = time.time_ns()
+    r = _range(request.range, 24 * HOUR_NS, now)
+    task = request.task or None
+    if task not in (None, "classification", "regression"):
+        from driftline.errors import InvalidInputError
+
+        raise InvalidInputError("task must be classification or regression")
+    positive = request.positive_class or "1"
+    found, rows = performance(
+        client, database, request.model, r, group_by=list(request.group_by),
+        bucket_s=request.bucket_seconds or 3600, positive=positive, task=task,  # type: ignore[arg-type]
+    )  # fmt: skip
+    response = query_pb2.GetPerformanceResponse(task=found)
+    for row in rows:
+        response.groups.add(
+            keys={k: str(v) for k, v in row.keys.items()}, count=row.count, labelled=row.labelled,
+            metrics={k: _finite(v) for k, v in row.metrics.items()},
+            estimated={k: _finite(v) for k, v in row.estimated.items()},
+        )  # fmt: skip
+    if request.HasField("reference"):
+        ref = _range(request.reference, 24 * HOUR_NS, r.start_ns)
+        result = accuracy_drift(client, database, request.model, ref, r, positive)
+        response.accuracy_drift.CopyFrom(
+            query_pb2.AccuracyDrift(
+                reference_accuracy=result.reference_accuracy,
+                current_accuracy=result.current_accuracy,
+                difference=result.difference,
+                p_value=result.p_value,
+            )
+        )
+    return response
