@@ -226,3 +226,16 @@ def test_windows_one_query_each(db: tuple[Client, Target]) -> None:
     assert first.n_cur == n_first
     want = stats.wasserstein_distance(r, c[:n_first]) / np.std(r)
     assert first.score == pytest.approx(want, rel=1e-9)
+
+
+def test_overlapping_reference_counts_rows_on_both_sides(db: tuple[Client, Target]) -> None:
+    whole = Window(REF.start_ns, CUR.end_ns)
+    report = drift_report(
+        db[0], db[1].database, DriftRequest("m", whole, CUR, features=("big_shift", "cat"))
+    )
+    by = {f.feature: f for f in report.features}
+    _, r, c = DATA["big_shift"]
+    both = np.concatenate([r, c])
+    assert by["big_shift"].n_ref == len(both) and by["big_shift"].n_cur == len(c)
+    want = stats.wasserstein_distance(both, c) / np.std(both)
+    assert by["big_shift"].score == pytest.approx(want, rel=1e-9)

@@ -73,10 +73,17 @@ def _base(
     if features:
         params["features"] = list(features)
         feature_cond = "AND Feature IN {features:Array(String)} "
+    if max(ref[0], cur[0]) < min(ref[1], cur[1]):
+        # overlapping ranges: a row can be on both sides, so it is emitted once per side
+        side = (
+            f"arrayJoin(arrayConcat(if({ref_cond}, [toInt64(-1)], []), "
+            f"if({cur_cond}, [toInt64({cur_side})], [])))"
+        )
+    else:
+        # disjoint (the usual case): one side per row, without arrayJoin's row copies
+        side = f"if({ref_cond}, toInt64(-1), toInt64({cur_side}))"
     sql = (
-        "SELECT Feature, Kind, Value, Category, "
-        f"arrayJoin(arrayConcat(if({ref_cond}, [toInt64(-1)], []), "
-        f"if({cur_cond}, [toInt64({cur_side})], []))) AS side "
+        f"SELECT Feature, Kind, Value, Category, {side} AS side "
         f"FROM {_table(database)} WHERE ModelName = {{model:String}} {feature_cond}"
         "AND (Kind = 'categorical' OR isFinite(Value)) "
         "AND Timestamp >= fromUnixTimestamp64Nano(least({ref_start:Int64}, {cur_start:Int64})) "
@@ -104,22 +111,54 @@ FROM ({base}) GROUP BY Feature, side, key ORDER BY Feature, side, key"""
 
 
 def hist(
-    *args: Any, n_windows: int, feats: Sequence[str], edges: Sequence[Sequence[Sequence[float]]]
+    *args: Any,
+    n_windows: int,
+    feats: Sequence[str],
+    keys: Sequence[int],
+    los: Sequence[float],
+    steps: Sequence[float],
+    his: Sequence[float],
+    nbs: Sequence[int],
 ) -> Statement:
-    """`edges[i][w]` are the edges of feature `feats[i]` in window w (empty: not binned)."""
+    """Rows per Sturges bin. Bin set `keys[j] = feature_index·2^20 + window` has `nbs[j]`
+    equal-width bins from `los[j]` to `his[j]`; edge i is `i·steps[j] + los[j]` (the last is
+    `his[j]`), the same float operations as np.linspace, so comparing a value with its edges
+    here puts it in the bin np.histogram would. Lookups go through `transform` (a hash lookup;
+    on the LowCardinality Feature column it runs once per dictionary entry), never through a
+    per-row copy of an edge array."""
     base, params = _base(*args)
-    params.update({"h_k": n_windows, "h_feats": list(feats), "h_edges": edges})
+    params.update(
+        {
+            "h_k": n_windows,
+            "h_feats": list(feats),
+            "h_idx": list(range(len(feats))),
+            "h_keys": list(keys),
+            "h_los": list(los),
+            "h_steps": list(steps),
+            "h_his": list(his),
+            "h_nbs": list(nbs),
+        }
+    )
+    # reference rows are counted once per window (each window has its own edges)
+    window = (
+        "toInt64(0)"
+        if n_windows == 1
+        else "arrayJoin(if(side = -1, arrayMap(x -> toInt64(x), range({h_k:UInt64})), [side]))"
+    )
     sql = f"""SELECT Feature, w, side, bin, count() AS n FROM (
-    SELECT Feature, side, Value,
-        arrayJoin(if(side = -1, arrayMap(x -> toInt64(x), range({{h_k:UInt64}})), [side])) AS w,
-        {{h_edges:Array(Array(Array(Float64)))}}[indexOf({{h_feats:Array(String)}}, Feature)]
-            [w + 1] AS e,
-        length(e) - 1 AS nb,
-        least(greatest(toInt64(floor((Value - e[1]) / (e[nb + 1] - e[1]) * nb)) + 1, 1), nb)
-            AS g0,
-        multiIf(Value < e[g0], g0 - 1, g0 < nb AND Value >= e[g0 + 1], g0 + 1, g0) AS bin
+    SELECT Feature, side, Value, {window} AS w,
+        toUInt64(transform(Feature, {{h_feats:Array(String)}}, {{h_idx:Array(UInt64)}},
+            toUInt64(0))) * 1048576 + toUInt64(w) AS key,
+        transform(key, {{h_keys:Array(UInt64)}}, {{h_los:Array(Float64)}}, nan) AS lo,
+        transform(key, {{h_keys:Array(UInt64)}}, {{h_steps:Array(Float64)}}, nan) AS step,
+        transform(key, {{h_keys:Array(UInt64)}}, {{h_his:Array(Float64)}}, nan) AS hi,
+        transform(key, {{h_keys:Array(UInt64)}}, {{h_nbs:Array(Int64)}}, toInt64(0)) AS nb,
+        least(greatest(toInt64(floor((Value - lo) / step)), 0), nb - 1) AS g0,
+        if(g0 + 1 = nb, hi, toFloat64(g0 + 1) * step + lo) AS upper0,
+        multiIf(Value < toFloat64(g0) * step + lo, g0 - 1,
+                g0 + 1 < nb AND Value >= upper0, g0 + 1, g0) AS bin
     FROM ({base}) WHERE Feature IN {{h_feats:Array(String)}}
-) WHERE nb > 0 GROUP BY Feature, w, side, bin ORDER BY Feature, w, side, bin"""
+) WHERE nb > 0 GROUP BY Feature, w, side, bin"""
     return sql, params
 
 

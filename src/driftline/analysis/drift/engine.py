@@ -123,21 +123,35 @@ def drift_reports(client: Client, database: str, req: DriftRequest) -> list[Drif
     edges: dict[tuple[str, int], np.ndarray[Any, Any]] = {}
     hcnt: dict[tuple[str, int, int], dict[int, int]] = defaultdict(dict)
     if high:
-        table = []
-        for f in high:
-            row = []
+        keys: list[int] = []
+        los: list[float] = []
+        steps: list[float] = []
+        his: list[float] = []
+        nbs: list[int] = []
+        for i, f in enumerate(high):
             for w in range(k):
                 if w in st[f]:
                     a, b = st[f][REF], st[f][w]
                     e = sturges_edges(min(a.lo, b.lo), max(a.hi, b.hi), a.n + b.n)
                     edges[f, w] = e
-                    row.append([float(x) for x in e])
-                else:
-                    row.append([])
-            table.append(row)
-        sql, params = drift_sql.hist(*args(high), n_windows=k, feats=high, edges=table)
+                    nb = len(e) - 1
+                    keys.append(i * 1048576 + w)
+                    los.append(float(e[0]))
+                    his.append(float(e[-1]))
+                    nbs.append(nb)
+                    steps.append(float((e[-1] - e[0]) / nb))
+        sql, params = drift_sql.hist(
+            *args(high),
+            n_windows=k,
+            feats=high,
+            keys=keys,
+            los=los,
+            steps=steps,
+            his=his,
+            nbs=nbs,
+        )
         for f, w, side, b, n in client.query(sql, parameters=params).result_rows:
-            hcnt[f, int(w), int(side)][int(b) - 1] = int(n)
+            hcnt[f, int(w), int(side)][int(b)] = int(n)
 
     # exact W1 / KS D in the engine
     need_w1 = sorted(
@@ -186,9 +200,9 @@ def drift_reports(client: Client, database: str, req: DriftRequest) -> list[Drif
             m = plan[f, w]
             a, b = st[f][REF], st[f][w]
             if f in low:
-                keys, rs, cs = value_shares(cnt[f][REF], cnt[f][w])
+                labels, rs, cs = value_shares(cnt[f][REF], cnt[f][w])
                 dist = Distribution(
-                    (), tuple(str(x) for x in keys), tuple(map(float, rs)), tuple(map(float, cs))
+                    (), tuple(str(x) for x in labels), tuple(map(float, rs)), tuple(map(float, cs))
                 )
             else:
                 e = edges[f, w]
