@@ -239,3 +239,20 @@ def test_overlapping_reference_counts_rows_on_both_sides(db: tuple[Client, Targe
     assert by["big_shift"].n_ref == len(both) and by["big_shift"].n_cur == len(c)
     want = stats.wasserstein_distance(both, c) / np.std(both)
     assert by["big_shift"].score == pytest.approx(want, rel=1e-9)
+
+
+def test_reference_chunk_thresholds(db: tuple[Client, Target]) -> None:
+    from driftline.analysis.drift import reference_thresholds
+
+    req = DriftRequest("m", REF, CUR, features=("big_same", "cat"))
+    thr = reference_thresholds(db[0], db[1].database, req, chunks=4)
+    # independent: wasserstein of each quarter of the reference against the whole of it
+    _, r, _ = DATA["big_same"]
+    n = len(r)
+    step = 2 * HOUR // (n + 1)
+    span = (2 * HOUR) // (4 * 10**9) * 10**9
+    idx = (np.arange(n) * step) // span
+    chunk_scores = [stats.wasserstein_distance(r, r[idx == i]) / np.std(r) for i in np.unique(idx)]
+    want = np.mean(chunk_scores) + 3 * np.std(chunk_scores)
+    assert thr["big_same"] == pytest.approx(want, rel=1e-9)
+    assert thr["cat"] > 0

@@ -15,7 +15,7 @@ once, grouped — never a query per feature or per window.
     hist     per (feature, window, side, bin): rows per Sturges bin for edges given per
              (feature, window), with np.histogram's rule (half-open, last bin closed); reference
              rows are counted once per window because each window has its own edges.
-    w1ks     per (feature, window): exact W1·n_ref·n_cur and max|F_ref−F_cur|·n_ref·n_cur from
+    w1ks_select per (feature, window): exact W1·n_ref·n_cur and max|F_ref−F_cur|·n_ref·n_cur from
              one sort of the weighted union (+n_cur per reference value, −n_ref per current
              value): the running sum is (F_ref−F_cur)·n_ref·n_cur at every point.
     values   raw values of a few features, columnar, for methods that need them.
@@ -44,6 +44,7 @@ def _base(
     cur: tuple[int, int, str],
     window_s: int,
     features: Sequence[str],
+    features_param: str = "features",
 ) -> Statement:
     """SELECT Feature, Kind, Value, Category, side FROM … with every filter bound."""
     params: dict[str, Any] = {
@@ -71,8 +72,8 @@ def _base(
         cur_side = "toInt64(0)"
     feature_cond = ""
     if features:
-        params["features"] = list(features)
-        feature_cond = "AND Feature IN {features:Array(String)} "
+        params[features_param] = list(features)
+        feature_cond = f"AND Feature IN {{{features_param}:Array(String)}} "
     if max(ref[0], cur[0]) < min(ref[1], cur[1]):
         # overlapping ranges: a row can be on both sides, so it is emitted once per side
         side = (
@@ -162,10 +163,7 @@ def hist(
     return sql, params
 
 
-def w1ks(*args: Any) -> Statement:
-    base, params = _base(*args)
-    sql = f"""WITH src AS ({base})
-SELECT Feature, w, length(rv) AS nr, length(cv) AS nc,
+_W1_FIGURES = """length(rv) AS nr, length(cv) AS nc,
     arraySort(p -> p.1, arrayConcat(arrayMap(v -> (v, toInt64(nc)), rv),
                                     arrayMap(v -> (v, -toInt64(nr)), cv))) AS pairs,
     arrayMap(p -> p.1, pairs) AS xs,
@@ -173,17 +171,46 @@ SELECT Feature, w, length(rv) AS nr, length(cv) AS nc,
     arraySum((c, a, b) -> abs(toFloat64(c)) * (b - a),
              arrayPopBack(cum), arrayPopBack(xs), arrayPopFront(xs)) AS w1_scaled,
     arrayMax((c, a, b) -> if(b > a, abs(c), 0),
-             arrayPopBack(cum), arrayPopBack(xs), arrayPopFront(xs)) AS d_scaled
+             arrayPopBack(cum), arrayPopBack(xs), arrayPopFront(xs)) AS d_scaled"""
+
+
+def w1ks_select(
+    database: str,
+    model: str,
+    ref: tuple[int, int, str],
+    cur: tuple[int, int, str],
+    window_s: int,
+    features: Sequence[str],
+    parallel: int = 2,
+) -> Statement:
+    """Per (feature, window): nr, nc, W1·nr·nc and KS D·nr·nc (only the figures come back).
+
+    One window over disjoint ranges (the usual case): one GROUP BY Feature with the two sides
+    as `groupArrayIf`, and the features split into `parallel` UNION ALL branches — each
+    feature's sort runs on one thread, and branches are the unit ClickHouse parallelises.
+    Otherwise the reference arrays are joined to every current window's arrays."""
+    disjoint = max(ref[0], cur[0]) >= min(ref[1], cur[1])
+    if window_s <= 0 and disjoint:
+        parts, params = [], {}
+        chunks = [list(features[i::parallel]) for i in range(parallel) if features[i::parallel]]
+        for i, chunk in enumerate(chunks):
+            base, p = _base(database, model, ref, cur, window_s, chunk, f"features_{i}")
+            params.update(p)
+            parts.append(
+                f"""SELECT Feature, toInt64(0) AS w, {_W1_FIGURES}
+FROM (SELECT Feature, groupArrayIf(Value, side = -1) AS rv, groupArrayIf(Value, side = 0) AS cv
+      FROM ({base}) GROUP BY Feature)"""
+            )
+        body = "\nUNION ALL\n".join(parts)
+        return f"SELECT Feature, w, nr, nc, w1_scaled, d_scaled FROM ({body})", params
+    base, params = _base(database, model, ref, cur, window_s, features)
+    sql = f"""WITH src AS ({base})
+SELECT Feature, w, nr, nc, w1_scaled, d_scaled FROM (
+SELECT Feature, w, {_W1_FIGURES}
 FROM (SELECT Feature, groupArray(Value) AS rv FROM src WHERE side = -1 GROUP BY Feature) AS r
 INNER JOIN (SELECT Feature, side AS w, groupArray(Value) AS cv FROM src WHERE side >= 0
-            GROUP BY Feature, w) AS c USING Feature"""
+            GROUP BY Feature, w) AS c USING Feature)"""
     return sql, params
-
-
-def w1ks_select(*args: Any) -> Statement:
-    """w1ks without the big arrays in the result: only the figures come back."""
-    sql, params = w1ks(*args)
-    return f"SELECT Feature, w, nr, nc, w1_scaled, d_scaled FROM ({sql})", params
 
 
 def values(*args: Any) -> Statement:

@@ -4,7 +4,12 @@ Entry points: `drift_report(client, database, DriftRequest)` → `DriftReport` a
 `drift_reports(...)` → one report per `window_s` window of the current range.
 """
 
-from driftline.analysis.drift.engine import EmptyWindowError, drift_report, drift_reports
+from driftline.analysis.drift.engine import (
+    EmptyWindowError,
+    drift_report,
+    drift_reports,
+    reference_thresholds,
+)
 from driftline.analysis.drift.types import (
     Distribution,
     DriftReport,
@@ -22,4 +27,5 @@ __all__ = [
     "Window",
     "drift_report",
     "drift_reports",
+    "reference_thresholds",
 ]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -24,7 +24,7 @@ from driftline.analysis.drift import scores
 from driftline.analysis.drift.binning import LOW_CARDINALITY, sturges_edges, value_shares
 from driftline.analysis.drift.methods import Method, get_method
 from driftline.analysis.drift.selection import default_method
-from driftline.analysis.drift.thresholds import resolve
+from driftline.analysis.drift.thresholds import resolve, std_threshold
 from driftline.analysis.drift.types import (
     Distribution,
     DriftReport,
@@ -282,3 +282,22 @@ def _score(
     if name in ("chisquare", "z", "g_test", "fisher_exact", "TVD"):
         raise ValueError("needs a categorical or low-cardinality column")
     return scores.from_shares(name, np.asarray(rs), np.asarray(cs))
+
+
+def reference_thresholds(
+    client: Client, database: str, req: DriftRequest, chunks: int = 10, multiplier: float = 3.0
+) -> dict[str, float]:
+    """NannyML-style thresholds: split the reference into `chunks` equal time chunks, score each
+    chunk against the whole reference with the request's methods (one `drift_reports` call: the
+    overlapping ranges put every reference row on both sides), and return per feature
+    mean + k·std (distances) or mean − k·std (p-values) of the chunk scores, ddof 0.
+    Pass the result as `feature_thresholds` of a later request."""
+    span_s = max(1, (req.reference.end_ns - req.reference.start_ns) // (chunks * 10**9))
+    chunked = replace(req, current=req.reference, window_s=int(span_s))
+    per_feature: dict[str, list[float]] = defaultdict(list)
+    p_value: dict[str, bool] = {}
+    for report in drift_reports(client, database, chunked):
+        for f in report.features:
+            per_feature[f.feature].append(f.score)
+            p_value[f.feature] = get_method(f.method, f.kind).p_value
+    return {f: std_threshold(s, multiplier, upper=not p_value[f]) for f, s in per_feature.items()}
