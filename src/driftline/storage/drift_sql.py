@@ -214,5 +214,9 @@ INNER JOIN (SELECT Feature, side AS w, groupArray(Value) AS cv FROM src WHERE si
 
 
 def values(*args: Any) -> Statement:
+    """Raw values as one float64 matrix (feature position in the list, side, value): all
+    columns numeric so the client can decode it straight into numpy (`query_np`)."""
     base, params = _base(*args)
-    return f"SELECT Feature, side, Value FROM ({base}) ORDER BY Feature, side", params
+    sql = f"""SELECT toFloat64(indexOf({{features:Array(String)}}, Feature)), toFloat64(side), Value
+FROM ({base})"""
+    return sql, params

@@ -181,14 +181,13 @@ def drift_reports(client: Client, database: str, req: DriftRequest) -> list[Drif
     raw: dict[tuple[str, int], np.ndarray[Any, Any]] = {}
     if need_raw:
         sql, params = drift_sql.values(*args(need_raw))
-        res = client.query(sql, parameters=params)
-        cols = res.result_columns
-        fs = np.asarray(cols[0], dtype=object)
-        sides = np.asarray(cols[1], dtype=np.int64)
-        vals = np.asarray(cols[2], dtype=np.float64)
-        for f in need_raw:
+        # columnar straight into numpy: the few raw-value methods get arrays, not rows
+        mat = np.asarray(client.query_np(sql, parameters=params), dtype=np.float64)
+        mat = mat.reshape(-1, 3)
+        for i, f in enumerate(need_raw, start=1):
+            of_f = mat[mat[:, 0] == i]
             for s in {REF, *range(k)}:
-                raw[f, s] = vals[(fs == f) & (sides == s)]
+                raw[f, s] = of_f[of_f[:, 1] == s, 2]
 
     reports = []
     span = req.window_s * 1_000_000_000 if req.window_s > 0 else 0
