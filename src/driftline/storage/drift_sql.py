@@ -146,14 +146,26 @@ def hist(
         if n_windows == 1
         else "arrayJoin(if(side = -1, arrayMap(x -> toInt64(x), range({h_k:UInt64})), [side]))"
     )
+    if n_windows == 1:
+        # one bin set per feature: look up by Feature itself, which on a LowCardinality
+        # column is evaluated once per dictionary entry instead of once per row
+        def look(arr: str, typ: str, default: str) -> str:
+            return (
+                f"transform(Feature, {{h_feats:Array(String)}}, {{{arr}:Array({typ})}}, {default})"
+            )
+    else:
+
+        def look(arr: str, typ: str, default: str) -> str:
+            return f"transform(key, {{h_keys:Array(UInt64)}}, {{{arr}:Array({typ})}}, {default})"
+
     sql = f"""SELECT Feature, w, side, bin, count() AS n FROM (
     SELECT Feature, side, Value, {window} AS w,
         toUInt64(transform(Feature, {{h_feats:Array(String)}}, {{h_idx:Array(UInt64)}},
             toUInt64(0))) * 1048576 + toUInt64(w) AS key,
-        transform(key, {{h_keys:Array(UInt64)}}, {{h_los:Array(Float64)}}, nan) AS lo,
-        transform(key, {{h_keys:Array(UInt64)}}, {{h_steps:Array(Float64)}}, nan) AS step,
-        transform(key, {{h_keys:Array(UInt64)}}, {{h_his:Array(Float64)}}, nan) AS hi,
-        transform(key, {{h_keys:Array(UInt64)}}, {{h_nbs:Array(Int64)}}, toInt64(0)) AS nb,
+        {look("h_los", "Float64", "nan")} AS lo,
+        {look("h_steps", "Float64", "nan")} AS step,
+        {look("h_his", "Float64", "nan")} AS hi,
+        {look("h_nbs", "Int64", "toInt64(0)")} AS nb,
         least(greatest(toInt64(floor((Value - lo) / step)), 0), nb - 1) AS g0,
         if(g0 + 1 = nb, hi, toFloat64(g0 + 1) * step + lo) AS upper0,
         multiIf(Value < toFloat64(g0) * step + lo, g0 - 1,
@@ -181,7 +193,7 @@ def w1ks_select(
     cur: tuple[int, int, str],
     window_s: int,
     features: Sequence[str],
-    parallel: int = 2,
+    parallel: int = 4,
 ) -> Statement:
     """Per (feature, window): nr, nc, W1·nr·nc and KS D·nr·nc (only the figures come back).
 
