@@ -54,6 +54,7 @@ DATA: dict[str, tuple[str, Any, Any]] = {
     ),
     "binary": ("categorical", rng.choice(["x", "y"], 300), rng.choice(["x", "y"], 300)),
     "const": ("numerical", np.full(2000, 3.0), np.full(2000, 3.0)),
+    "huge": ("numerical", rng.normal(0, 1, 12000), rng.normal(0.03, 1, 11000)),
 }
 
 
@@ -256,3 +257,12 @@ def test_reference_chunk_thresholds(db: tuple[Client, Target]) -> None:
     want = np.mean(chunk_scores) + 3 * np.std(chunk_scores)
     assert thr["big_same"] == pytest.approx(want, rel=1e-9)
     assert thr["cat"] > 0
+
+
+def test_ks_asymptotic_from_engine_d(db: tuple[Client, Target]) -> None:
+    """> 10000 rows: scipy's auto mode is asymptotic, so D from the engine is enough."""
+    _, r, c = DATA["huge"]
+    got = run(db, features=("huge",), method="ks")["huge"].score
+    assert got == pytest.approx(stats.ks_2samp(r, c)[1], rel=1e-9)
+    w = run(db, features=("huge",))["huge"]
+    assert w.score == pytest.approx(stats.wasserstein_distance(r, c) / np.std(r), rel=1e-9)
