@@ -266,3 +266,19 @@ def test_ks_asymptotic_from_engine_d(db: tuple[Client, Target]) -> None:
     assert got == pytest.approx(stats.ks_2samp(r, c)[1], rel=1e-9)
     w = run(db, features=("huge",))["huge"]
     assert w.score == pytest.approx(stats.wasserstein_distance(r, c) / np.std(r), rel=1e-9)
+
+
+def test_numerical_hellinger_uses_histograms_even_with_few_values(
+    db: tuple[Client, Target],
+) -> None:
+    """Evidently's numerical hellinger bins the distinct values (Sturges, density) whatever
+    the cardinality; the per-value formula is only for categorical columns."""
+    _, r, c = DATA["ints"]
+    edges = np.histogram_bin_edges(np.unique(np.concatenate([r, c])), bins="sturges")
+    h1 = np.histogram(r, edges, density=True)[0]
+    h2 = np.histogram(c, edges, density=True)[0]
+    want = np.sqrt(1 - np.sum(np.sqrt(h1 * h2) * np.diff(edges)))
+    got = run(db, features=("ints",), method="hellinger")["ints"].score
+    assert got == pytest.approx(want, rel=1e-12)
+    with pytest.raises(InvalidInputError, match="equal size"):
+        run(db, features=("cat",), method="g_test")

@@ -187,7 +187,7 @@ def drift_reports(client: Client, database: str, req: DriftRequest) -> list[Drif
             f
             for (f, w), m in plan.items()
             if m.name in RAW_METHODS
-            or (m.name == "hellinger" and f in high)
+            or (m.name == "hellinger" and st[f][REF].kind == "numerical")
             or (m.name == "ks" and (f, w) not in w1)
         }
     )
@@ -286,7 +286,7 @@ def _score(
     if (
         (f, raw_side := w) in raw
         and (name in RAW_METHODS or name in ("ks", "hellinger"))
-        and (name != "hellinger" or not low)
+        and (name != "hellinger" or a.kind == "numerical")
     ):
         return scores.from_values(name, raw[f, REF], raw[f, raw_side])
     if low:

@@ -83,6 +83,10 @@ def g_test(ref_counts: Mapping[object, int], cur_counts: Mapping[object, int]) -
     keys, _, _ = value_shares(ref_counts, cur_counts)
     f_obs = np.array([cur_counts.get(k, 0) for k in keys], dtype=np.float64)
     f_exp = np.array([ref_counts.get(k, 0) for k in keys], dtype=np.float64)
+    if not np.isclose(f_obs.sum(), f_exp.sum(), rtol=1e-8, atol=0):
+        # Evidently passes *unscaled* reference counts, so scipy refuses unequal sizes; we
+        # refuse the same inputs rather than report a number Evidently never gives
+        raise ValueError("g_test needs reference and current of equal size (as Evidently)")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = stats.power_divergence(f_obs, f_exp, lambda_="log-likelihood")
