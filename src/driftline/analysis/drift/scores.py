@@ -10,7 +10,11 @@ From W1 / KS D:    wasserstein (W1 computed exactly in the engine / np.std(ref) 
 From raw values:   ks with max(n) ≤ 10000 (exact p needs scipy's exact path), ed, anderson,
                    cramer_von_mises, mannw, hellinger on numerical columns (edges over the
                    distinct values) — streamed columnar, never row by row.
-Each function mirrors one Evidently stattest file (anchors-ml.md §1.2).
+Each function mirrors one Evidently stattest file (anchors-ml.md §1.2). Cross-checked against
+Evidently 0.7.23 (scratch venv, not a dependency): 85 of 86 (column, method) scores equal to
+≤ 4e-14 relative, verdicts and default choices identical. Known differences: cramer_von_mises on
+≤ 20 rows (exact path) differs by ~2e-8 relative (Evidently vendors an older scipy routine);
+TVD's permutation p uses numpy's Generator(0), not Evidently's RNG stream.
 """
 
 from __future__ import annotations

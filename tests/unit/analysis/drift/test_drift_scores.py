@@ -1,4 +1,4 @@
-"""Finishing code against independent scipy/numpy computations (no engine)."""
+"""Drift finishing code against independent scipy/numpy computations (no engine)."""
 
 from __future__ import annotations
 
