@@ -282,3 +282,13 @@ def test_numerical_hellinger_uses_histograms_even_with_few_values(
     assert got == pytest.approx(want, rel=1e-12)
     with pytest.raises(InvalidInputError, match="equal size"):
         run(db, features=("cat",), method="g_test")
+
+
+def test_without_distributions_scores_are_unchanged(db: tuple[Client, Target]) -> None:
+    full = run(db, features=("big_shift", "cat"))
+    lean = run(db, features=("big_shift", "cat"), distributions=False)
+    assert lean["big_shift"].score == full["big_shift"].score
+    assert lean["big_shift"].distribution.ref_shares == ()
+    assert lean["cat"].distribution == full["cat"].distribution  # value counts are needed anyway
+    psi = run(db, features=("big_shift",), method="psi", distributions=False)["big_shift"]
+    assert psi.distribution.edges  # binned methods still bin

@@ -132,7 +132,17 @@ def drift_reports(client: Client, database: str, req: DriftRequest) -> list[Drif
             plan[f, w] = get_method(name, kind)
 
     # Sturges bins for the other numerical features (edges per window: ref + that window)
-    high = [f for f in features if f not in low]
+    # binned numerical features: all of them when distributions are wanted (for plots), else
+    # only those whose method scores bin shares (psi / kl_div / jensenshannon)
+    binned = {"psi", "kl_div", "jensenshannon"}
+    high = [
+        f
+        for f in features
+        if f not in low
+        and (
+            req.distributions or any(plan[f, w].name in binned for w in range(k) if (f, w) in plan)
+        )
+    ]
     edges: dict[tuple[str, int], np.ndarray[Any, Any]] = {}
     hcnt: dict[tuple[str, int, int], dict[int, int]] = defaultdict(dict)
     if high:
@@ -216,6 +226,9 @@ def drift_reports(client: Client, database: str, req: DriftRequest) -> list[Drif
                 dist = Distribution(
                     (), tuple(str(x) for x in labels), tuple(map(float, rs)), tuple(map(float, cs))
                 )
+            elif (f, w) not in edges:
+                rs = cs = np.zeros(0)
+                dist = Distribution((), (), (), ())
             else:
                 e = edges[f, w]
                 nb = len(e) - 1

@@ -30,6 +30,9 @@ class DriftRequest:
     feature_thresholds: dict[str, float] = field(default_factory=dict)
     drift_share: float = 0.5
     window_s: int = 0  # > 0: split `current` into windows of this many seconds
+    # False: skip the Sturges histograms that only feed plots (saves a pass over the data
+    # when no feature's method scores bins); FeatureDrift.distribution is then empty for them
+    distributions: bool = True
 
 
 @dataclass(frozen=True)

@@ -1,1 +1,0 @@
-"""Answers about models: drift, latency and performance, computed in ClickHouse."""
