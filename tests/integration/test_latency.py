@@ -11,9 +11,9 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from scipy import stats
 
+from driftline.analysis.latency import Slo, burn_rates, latency, regression
 from driftline.errors import InvalidInputError, NotFoundError
-from driftline.monitor.latency import Slo, burn_rates, latency, regression
-from driftline.storage.monitor_sql import Range
+from driftline.storage.latency_sql import Range
 from tests.engine_db import fresh_database
 
 NOW = time.time_ns()

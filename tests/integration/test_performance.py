@@ -13,10 +13,10 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from scipy import stats
 
+from driftline.analysis.drift import EmptyWindowError
+from driftline.analysis.performance import accuracy_drift, performance
 from driftline.errors import NotFoundError
-from driftline.monitor.drift import EmptyWindowError
-from driftline.monitor.performance import accuracy_drift, performance
-from driftline.storage.monitor_sql import Range
+from driftline.storage.latency_sql import Range
 from tests.engine_db import fresh_database
 
 NOW = time.time_ns()

@@ -17,10 +17,11 @@ from typing import Any, Final
 
 from clickhouse_connect.driver.client import Client
 
+from driftline.analysis.drift import EmptyWindowError
 from driftline.errors import InvalidInputError, NotFoundError
-from driftline.monitor.drift import EmptyWindowError, _qualify
-from driftline.storage import monitor_sql
-from driftline.storage.monitor_sql import GROUP_COLUMNS, Range
+from driftline.storage import latency_sql
+from driftline.storage.client import qualify
+from driftline.storage.latency_sql import GROUP_COLUMNS, Range
 
 GROUPS: Final = (*GROUP_COLUMNS, "bucket")
 # (name, long window s, short window s, factor)
@@ -103,8 +104,8 @@ def latency(
         raise InvalidInputError("the time range is empty (end <= start)")
     if "bucket" in group_by and bucket_s <= 0:
         raise InvalidInputError("bucket_seconds must be > 0")
-    sql, params = monitor_sql.latency(model, r, list(group_by), bucket_s)
-    result = client.query(_qualify(sql, database), parameters=params)
+    sql, params = latency_sql.latency(model, r, list(group_by), bucket_s)
+    result = client.query(qualify(sql, database), parameters=params)
     names = list(result.column_names)
     rows = []
     for row in result.result_rows:
@@ -134,10 +135,10 @@ def burn_rates(client: Client, database: str, slo: Slo, now_ns: int | None = Non
     _require_model(client, database, slo.model)
     now_ns = time.time_ns() if now_ns is None else now_ns
     windows = sorted({s for _, lng, sht, _ in BURN_PAIRS for s in (lng, sht)})
-    sql, params = monitor_sql.burn_rates(
+    sql, params = latency_sql.burn_rates(
         slo.model, slo.version, int(slo.threshold_ms * 1e6), now_ns, windows
     )
-    total, bad = client.query(_qualify(sql, database), parameters=params).result_rows[0]
+    total, bad = client.query(qualify(sql, database), parameters=params).result_rows[0]
     burn = {
         w: (b / t) / (1 - slo.target) if t else 0.0
         for w, t, b in zip(windows, total, bad, strict=True)
@@ -157,8 +158,8 @@ def regression(
     alpha: float = 0.05,
 ) -> Regression:
     _require_model(client, database, model)
-    sql, params = monitor_sql.version_regression(model, r, baseline, candidate)
-    n_b, n_c, q_b, q_c, mw = client.query(_qualify(sql, database), parameters=params).result_rows[0]
+    sql, params = latency_sql.version_regression(model, r, baseline, candidate)
+    n_b, n_c, q_b, q_c, mw = client.query(qualify(sql, database), parameters=params).result_rows[0]
     u, p = (mw["u_statistic"], mw["p_value"]) if isinstance(mw, dict) else mw
     for version, n in ((baseline, n_b), (candidate, n_c)):
         if not n:
@@ -174,6 +175,6 @@ def regression(
 
 
 def _require_model(client: Client, database: str, model: str) -> None:
-    sql, params = monitor_sql.model_exists(model)
-    if not client.query(_qualify(sql, database), parameters=params).result_rows[0][0]:
+    sql, params = latency_sql.model_exists(model)
+    if not client.query(qualify(sql, database), parameters=params).result_rows[0][0]:
         raise NotFoundError(f"unknown model {model!r}: no inferences stored")

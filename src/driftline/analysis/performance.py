@@ -18,11 +18,12 @@ from typing import Any, Literal
 from clickhouse_connect.driver.client import Client
 from scipy import stats
 
+from driftline.analysis.drift import EmptyWindowError
+from driftline.analysis.latency import _require_model
 from driftline.errors import InvalidInputError
-from driftline.monitor.drift import EmptyWindowError, _qualify
-from driftline.monitor.latency import _require_model
-from driftline.storage import monitor_sql
-from driftline.storage.monitor_sql import Range
+from driftline.storage import performance_sql
+from driftline.storage.client import qualify
+from driftline.storage.latency_sql import Range
 
 Task = Literal["classification", "regression"]
 
@@ -78,8 +79,8 @@ def performance(
     if r.end_ns <= r.start_ns:
         raise InvalidInputError("the time range is empty (end <= start)")
     _require_model(client, database, model)
-    sql, params = monitor_sql.performance(model, r, list(group_by), bucket_s, positive)
-    result = client.query(_qualify(sql, database), parameters={**params, "model": model})
+    sql, params = performance_sql.performance(model, r, list(group_by), bucket_s, positive)
+    result = client.query(qualify(sql, database), parameters={**params, "model": model})
     names = list(result.column_names)
     raw = [dict(zip(names, row, strict=True)) for row in result.result_rows]
     if not raw or not sum(int(v["n"]) for v in raw):

@@ -12,11 +12,12 @@ from typing import Final
 
 from clickhouse_connect.driver.client import Client
 
+from driftline.analysis import latency as latency_mod
+from driftline.analysis.drift import DriftReport, DriftRequest, Window, drift_reports
+from driftline.analysis.performance import accuracy_drift, performance
 from driftline.api._gen.driftline.v1 import query_pb2
-from driftline.monitor import latency as latency_mod
-from driftline.monitor.drift import DriftReport, DriftRequest, compute_drift
-from driftline.monitor.performance import accuracy_drift, performance
-from driftline.storage.monitor_sql import Range
+from driftline.errors import InvalidInputError
+from driftline.storage.latency_sql import Range
 
 HOUR_NS: Final = 3600 * 10**9
 
@@ -99,15 +100,15 @@ def latency_answer(
 def drift_request(request: query_pb2.GetDriftRequest, now_ns: int) -> DriftRequest:
     current = _range(request.current.range, HOUR_NS, now_ns)
     ref_range = request.reference.range
-    reference = Range(
-        ref_range.start_unix_nano or current.start_ns - 24 * HOUR_NS,
-        ref_range.end_unix_nano or current.start_ns,
-    )
     return DriftRequest(
         model=request.model,
-        reference=Range(reference.start_ns, reference.end_ns, request.reference.version),
-        current=Range(current.start_ns, current.end_ns, request.current.version),
-        features=list(request.features),
+        reference=Window(
+            ref_range.start_unix_nano or current.start_ns - 24 * HOUR_NS,
+            ref_range.end_unix_nano or current.start_ns,
+            request.reference.version,
+        ),
+        current=Window(current.start_ns, current.end_ns, request.current.version),
+        features=tuple(request.features),
         method=request.method,
         threshold=request.threshold if request.HasField("threshold") else None,
         num_method=request.num_method,
@@ -121,21 +122,22 @@ def drift_request(request: query_pb2.GetDriftRequest, now_ns: int) -> DriftReque
     )
 
 
-def drift_response(report: DriftReport) -> query_pb2.GetDriftResponse:
-    response = query_pb2.GetDriftResponse(model=report.model, drift_share=report.drift_share)
-    for window in report.windows:
+def drift_response(model: str, reports: list[DriftReport]) -> query_pb2.GetDriftResponse:
+    share = reports[0].drift_share if reports else 0.5
+    response = query_pb2.GetDriftResponse(model=model, drift_share=share)
+    for report in reports:
         out = response.windows.add(
-            start_unix_nano=window.start_ns, end_unix_nano=window.end_ns,
-            drifted_count=window.drifted_count, share=window.share,
-            dataset_drift=report.dataset_drift(window),
+            start_unix_nano=report.window_start_ns, end_unix_nano=report.window_end_ns,
+            drifted_count=report.n_drifted, share=report.share_drifted,
+            dataset_drift=report.dataset_drift,
         )  # fmt: skip
-        for f in window.features:
+        for f in report.features:
             d = f.distribution
             out.features.add(
                 feature=f.feature, kind=f.kind, method=f.method, score=_finite(f.score),
-                threshold=f.threshold, drifted=f.drifted, n_reference=f.n_reference,
-                n_current=f.n_current, bins=d.labels if d else [],
-                reference_shares=d.reference if d else [], current_shares=d.current if d else [],
+                threshold=f.threshold, drifted=f.drifted, n_reference=f.n_ref,
+                n_current=f.n_cur, bins=list(d.labels), reference_shares=list(d.ref_shares),
+                current_shares=list(d.cur_shares),
             )  # fmt: skip
     return response
 
@@ -143,8 +145,14 @@ def drift_response(report: DriftReport) -> query_pb2.GetDriftResponse:
 def drift_answer(
     client: Client, database: str, request: query_pb2.GetDriftRequest
 ) -> query_pb2.GetDriftResponse:
-    report = compute_drift(client, database, drift_request(request, time.time_ns()))
-    return drift_response(report)
+    drift = drift_request(request, time.time_ns())
+    if not drift.model:
+        raise InvalidInputError("model is required")
+    for name, w in (("reference", drift.reference), ("current", drift.current)):
+        if w.end_ns <= w.start_ns:
+            raise InvalidInputError(f"the {name} window is empty (end <= start)")
+    latency_mod._require_model(client, database, drift.model)
+    return drift_response(drift.model, drift_reports(client, database, drift))
 
 
 def performance_answer(
@@ -154,8 +162,6 @@ def performance_answer(
     r = _range(request.range, 24 * HOUR_NS, now)
     task = request.task or None
     if task not in (None, "classification", "regression"):
-        from driftline.errors import InvalidInputError
-
         raise InvalidInputError("task must be classification or regression")
     positive = request.positive_class or "1"
     found, rows = performance(

@@ -9,6 +9,7 @@ clickhouse-connect asks for one client per thread; `connect()` is cheap enough t
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -67,3 +68,12 @@ def connect(target: Target, **settings: Any) -> Client:
         compress="lz4",
         settings=settings or None,
     )
+
+
+_TABLE = re.compile(r"\b(FROM|JOIN)\s+((?:ml|otel)_\w+)\b")
+
+
+def qualify(sql: str, database: str) -> str:
+    """Name our tables in `database`: statements in storage/ use bare table names, and a
+    connected client does not default to its target's database."""
+    return _TABLE.sub(lambda m: f"{m.group(1)} `{database}`.{m.group(2)}", sql)
