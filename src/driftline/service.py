@@ -164,7 +164,11 @@ async def start(cfg: DriftlineConfig) -> RunningService:
     service.endpoints["otlp_http"] = f"{_host(otlp.protocols.http.endpoint)}:{http_port}"
 
     query_server, query_port = await start_query_server(
-        cfg.query, lambda: connect(target), label_log=durable, database=target.database
+        cfg.query,
+        lambda: connect(target),
+        label_log=durable,
+        database=target.database,
+        slos=cfg.analysis.slos,
     )
     service.closers.append(query_server)
     service.endpoints["query_grpc"] = f"{_host(cfg.query.endpoint)}:{query_port}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from typing import Final
 
 from clickhouse_connect.driver.client import Client
@@ -16,6 +17,7 @@ from driftline.analysis import latency as latency_mod
 from driftline.analysis.drift import DriftReport, DriftRequest, Window, drift_reports
 from driftline.analysis.performance import accuracy_drift, performance
 from driftline.api._gen.driftline.v1 import query_pb2
+from driftline.config.model import SloConfig
 from driftline.errors import InvalidInputError
 from driftline.storage.latency_sql import Range
 
@@ -33,7 +35,10 @@ def _finite(x: float) -> float:
 
 
 def latency_answer(
-    client: Client, database: str, request: query_pb2.GetLatencyRequest
+    client: Client,
+    database: str,
+    request: query_pb2.GetLatencyRequest,
+    slos: Sequence[SloConfig] = (),
 ) -> query_pb2.GetLatencyResponse:
     now = time.time_ns()
     r = _range(request.range, HOUR_NS, now)
@@ -56,10 +61,18 @@ def latency_answer(
             for row in rows
         ]
     )
+    slo: latency_mod.Slo | None = None
     if request.slo_threshold_ms > 0 and request.slo_target > 0:
         slo = latency_mod.Slo(
             request.model, request.slo_threshold_ms, request.slo_target, request.slo_version
         )
+    elif request.model:  # the objective configured for this model (analysis.slos), if any
+        configured = next((s for s in slos if s.model == request.model), None)
+        if configured is not None:
+            slo = latency_mod.Slo(
+                configured.model, configured.latency_s * 1000, configured.target, configured.version
+            )
+    if slo is not None:
         status = latency_mod.burn_rates(client, database, slo, now_ns=r.end_ns)
         response.burn_rates.extend(
             query_pb2.BurnRate(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 import grpc
@@ -23,7 +23,7 @@ from driftline.api.engine import DEFAULT_WORKERS, EnginePool
 from driftline.api.labels import labels_request
 from driftline.api.status import code_label, status_for
 from driftline.api.values import sql_response
-from driftline.config.model import QueryConfig
+from driftline.config.model import QueryConfig, SloConfig
 from driftline.errors import InvalidInputError, NotFoundError
 from driftline.query.sql import SqlTimeoutError, run_readonly_sql
 from driftline.receiver.ingest import DurableLog
@@ -45,9 +45,11 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
         workers: int = DEFAULT_WORKERS,
         label_log: DurableLog | None = None,
         database: str = "default",
+        slos: Sequence[SloConfig] = (),
     ) -> None:
         self._config = config
         self._database = database
+        self._slos = tuple(slos)
         self._pool = EnginePool(client_factory, workers=workers)
         self._label_log = label_log
 
@@ -141,7 +143,9 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
         self, request: query_pb2.GetLatencyRequest, context: grpc.aio.ServicerContext
     ) -> query_pb2.GetLatencyResponse:
         return await self._monitor(
-            "GetLatency", context, lambda c: monitor.latency_answer(c, self._database, request)
+            "GetLatency",
+            context,
+            lambda c: monitor.latency_answer(c, self._database, request, self._slos),
         )
 
     async def GetDrift(

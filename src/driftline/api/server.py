@@ -9,7 +9,7 @@ reflection (grpcurl can list and describe the services). Stopping the server wit
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -21,7 +21,7 @@ from grpc_reflection.v1alpha import reflection
 from driftline.api._gen.driftline.v1 import query_pb2_grpc
 from driftline.api.auth import BearerTokenInterceptor
 from driftline.api.query_service import SERVICE_NAME, QueryServicer
-from driftline.config.model import QueryConfig, TLSConfig
+from driftline.config.model import QueryConfig, SloConfig, TLSConfig
 from driftline.errors import ConfigError
 from driftline.receiver.ingest import DurableLog
 
@@ -46,6 +46,7 @@ async def start_query_server(
     *,
     label_log: DurableLog | None = None,
     database: str = "default",
+    slos: Sequence[SloConfig] = (),
 ) -> tuple[grpc.aio.Server, int]:
     """Start the query API on `config.endpoint`; return the server and its bound port."""
     server = grpc.aio.server(
@@ -55,7 +56,9 @@ async def start_query_server(
             ("grpc.so_reuseport", 0),  # never share a port with another process by accident
         ],
     )
-    servicer = QueryServicer(config, client_factory, label_log=label_log, database=database)
+    servicer = QueryServicer(
+        config, client_factory, label_log=label_log, database=database, slos=slos
+    )
     query_pb2_grpc.add_QueryServiceServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
     names = [SERVICE_NAME]
     for extra in extra_servicers:

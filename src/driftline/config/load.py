@@ -93,6 +93,14 @@ def _convert(tp: Any, value: Any, path: str, problems: list[str], duration: bool
             problems.append(f"{path}: expected a string, got {value!r}")
             return value
         return str(value)
+    if get_origin(tp) is tuple and get_args(tp)[-1] is Ellipsis:
+        if not isinstance(value, list):
+            problems.append(f"{path}: expected a list, got {type(value).__name__}")
+            return None
+        item = get_args(tp)[0]
+        return tuple(
+            _convert(item, v, f"{path}[{i}]", problems, duration=False) for i, v in enumerate(value)
+        )
     if isinstance(tp, types.UnionType):
         return value
     return value

@@ -224,6 +224,37 @@ class ExportersConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SloConfig:
+    """One latency objective: `target` of a model's inferences faster than `latency` (and not
+    errors). GetLatency reports its multi-window burn rates."""
+
+    model: str = ""
+    version: str = ""  # empty: every version
+    latency_s: float = 0.25  # YAML key `latency`, e.g. 250ms
+    target: float = 0.99
+
+    def validate(self, path: str) -> list[str]:
+        problems = []
+        if not self.model:
+            problems.append(f"{path}.model: required")
+        if self.latency_s <= 0:
+            problems.append(f"{path}.latency: must be > 0")
+        if not 0 < self.target < 1:
+            problems.append(f"{path}.target: must be between 0 and 1, e.g. 0.99")
+        return problems
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AnalysisConfig:
+    """`analysis`: objectives the latency answers are measured against."""
+
+    slos: tuple[SloConfig, ...] = ()
+
+    def validate(self, path: str) -> list[str]:
+        return [p for i, slo in enumerate(self.slos) for p in slo.validate(f"{path}.slos[{i}]")]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class QueryConfig:
     """`query`: the gRPC query API. `auth_token` (or DRIFTLINE_QUERY_TOKEN) guards it."""
 
@@ -263,6 +294,7 @@ class DriftlineConfig:
     wal: WalConfig = field(default_factory=WalConfig)
     exporters: ExportersConfig = field(default_factory=ExportersConfig)
     query: QueryConfig = field(default_factory=QueryConfig)
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
     telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
 
     def validate(self) -> list[str]:
@@ -272,6 +304,7 @@ class DriftlineConfig:
             + self.exporters.clickhouse.validate("exporters.clickhouse")
             + self.query.validate("query")
             + self.telemetry.validate("telemetry")
+            + self.analysis.validate("analysis")
         )
 
     @property

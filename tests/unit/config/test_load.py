@@ -120,3 +120,30 @@ def test_check_config_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["check-config", str(write(tmp_path, "wall: {}"))]) == 2
     assert "wall: unknown key" in capsys.readouterr().err
     assert main(["check-config", str(tmp_path / "missing.yaml")]) == 2
+
+
+def test_slos_are_a_list_of_objectives_with_durations(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "analysis:\n  slos:\n    - {model: fraud, latency: 250ms, target: 0.99}\n"
+        "    - {model: llama, version: '2', latency: 2s, target: 0.95}\n"
+    )
+    cfg = load_config(path, environ={})
+    assert [(s.model, s.version, s.latency_s, s.target) for s in cfg.analysis.slos] == [
+        ("fraud", "", 0.25, 0.99),
+        ("llama", "2", 2.0, 0.95),
+    ]
+
+
+def test_bad_slos_name_their_path(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("analysis:\n  slos:\n    - {model: m, colour: red}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path, environ={})
+    assert "analysis.slos[0].colour: unknown key" in "\n".join(err.value.problems)
+    path.write_text("analysis:\n  slos:\n    - {latency: 0s, target: 99}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path, environ={})
+    text = "\n".join(err.value.problems)
+    assert "analysis.slos[0].model: required" in text
+    assert "analysis.slos[0].latency" in text and "analysis.slos[0].target" in text
