@@ -141,3 +141,32 @@ def test_bad_queries_get_clear_errors(server: ServerProcess, model: dict[str, An
         server, "query", "latency", "--model", model["name"], "--since", "900h", "--until", "800h"
     )
     assert done.returncode == 1 and "FAILED_PRECONDITION" in done.stderr
+
+
+def test_a_saved_reference_answers_like_its_window(
+    server: ServerProcess, model: dict[str, Any]
+) -> None:
+    name = model["name"]
+    saved = cli_json(
+        server, "reference", "save", "baseline", "--model", name, "--since", "3h", "--until", "1h"
+    )
+    assert int(saved["inferences"]) == N and "age" in saved["features"]
+    listed = cli_json(server, "reference", "list", "--model", name)
+    assert [r["name"] for r in listed["references"]] == ["baseline"]
+    live = cli_json(server, "query", "drift", "--model", name, *WINDOWS)
+    frozen = cli_json(server, "query", "drift", "--model", name, "--since", "1h",
+                      "--reference", "baseline")  # fmt: skip
+    scores = {f["feature"]: f.get("score", 0.0) for f in live["windows"][0]["features"]}
+    got = {f["feature"]: f.get("score", 0.0) for f in frozen["windows"][0]["features"]}
+    assert got == pytest.approx(scores, rel=1e-12, abs=1e-15)
+    learned = cli_json(server, "query", "drift", "--model", name, "--since", "1h",
+                       "--reference", "baseline", "--thresholds", "reference")  # fmt: skip
+    age = {f["feature"]: f for f in learned["windows"][0]["features"]}["age"]
+    assert age["drifted"] and age["threshold"] != 0.1  # learned, not Evidently's default
+    done = cli(server, "query", "drift", "--model", name, "--reference", "nope")
+    assert done.returncode == 1 and "NOT_FOUND" in done.stderr and "nope" in done.stderr
+    done = cli(server, "reference", "save", "old", "--model", name, "--since", "900h",
+               "--until", "800h")  # fmt: skip
+    assert done.returncode == 1 and "FAILED_PRECONDITION" in done.stderr
+    done = cli(server, "reference", "save", "bad name", "--model", name)
+    assert done.returncode == 1 and "INVALID_ARGUMENT" in done.stderr

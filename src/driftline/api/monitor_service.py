@@ -9,16 +9,24 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Final
 
 from clickhouse_connect.driver.client import Client
 
 from driftline.analysis import latency as latency_mod
-from driftline.analysis.drift import DriftReport, DriftRequest, Window, drift_reports
+from driftline.analysis.drift import (
+    DriftReport,
+    DriftRequest,
+    Window,
+    drift_reports,
+    reference_thresholds,
+)
 from driftline.analysis.performance import accuracy_drift, performance
 from driftline.api._gen.driftline.v1 import query_pb2
 from driftline.config.model import SloConfig
 from driftline.errors import InvalidInputError
+from driftline.query import references
 from driftline.storage.latency_sql import Range
 
 HOUR_NS: Final = 3600 * 10**9
@@ -165,7 +173,52 @@ def drift_answer(
         if w.end_ns <= w.start_ns:
             raise InvalidInputError(f"the {name} window is empty (end <= start)")
     latency_mod._require_model(client, database, drift.model)
+    if request.reference.saved_reference:
+        saved = references.get_reference(
+            client, database, drift.model, request.reference.saved_reference
+        )
+        drift = replace(drift, reference=saved.window)
+    mode = request.threshold_mode or "fixed"
+    if mode == "reference":
+        chunks = request.reference_chunks or 10
+        if chunks < 2:
+            raise InvalidInputError("reference_chunks must be at least 2")
+        learned = reference_thresholds(client, database, drift, chunks=chunks)
+        drift = replace(drift, feature_thresholds={**learned, **drift.feature_thresholds})
+    elif mode != "fixed":
+        raise InvalidInputError(f"threshold_mode must be fixed or reference, not {mode!r}")
     return drift_response(drift.model, drift_reports(client, database, drift))
+
+
+def saved_reference_message(ref: references.SavedReference) -> query_pb2.SavedReference:
+    return query_pb2.SavedReference(
+        name=ref.name, model=ref.model, version=ref.version, start_unix_nano=ref.start_ns,
+        end_unix_nano=ref.end_ns, created_unix_nano=ref.created_ns, rows=ref.rows,
+        inferences=ref.inferences, features=list(ref.features), description=ref.description,
+    )  # fmt: skip
+
+
+def save_reference_answer(
+    client: Client, database: str, request: query_pb2.SaveReferenceRequest
+) -> query_pb2.SavedReference:
+    references.check_name(request.name)
+    if not request.model:
+        raise InvalidInputError("model is required")
+    latency_mod._require_model(client, database, request.model)
+    r = _range(request.window.range, 24 * HOUR_NS, time.time_ns())
+    saved = references.save_reference(
+        client, database, name=request.name, model=request.model,
+        window=Window(r.start_ns, r.end_ns, request.window.version),
+        features=list(request.features), description=request.description,
+    )  # fmt: skip
+    return saved_reference_message(saved)
+
+
+def list_references_answer(
+    client: Client, database: str, request: query_pb2.ListReferencesRequest
+) -> query_pb2.ListReferencesResponse:
+    found = references.list_references(client, database, request.model)
+    return query_pb2.ListReferencesResponse(references=[saved_reference_message(r) for r in found])
 
 
 def performance_answer(

@@ -155,6 +155,24 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
             "GetDrift", context, lambda c: monitor.drift_answer(c, self._database, request)
         )
 
+    async def SaveReference(
+        self, request: query_pb2.SaveReferenceRequest, context: grpc.aio.ServicerContext
+    ) -> query_pb2.SavedReference:
+        return await self._monitor(
+            "SaveReference",
+            context,
+            lambda c: monitor.save_reference_answer(c, self._database, request),
+        )
+
+    async def ListReferences(
+        self, request: query_pb2.ListReferencesRequest, context: grpc.aio.ServicerContext
+    ) -> query_pb2.ListReferencesResponse:
+        return await self._monitor(
+            "ListReferences",
+            context,
+            lambda c: monitor.list_references_answer(c, self._database, request),
+        )
+
     async def GetPerformance(
         self, request: query_pb2.GetPerformanceRequest, context: grpc.aio.ServicerContext
     ) -> query_pb2.GetPerformanceResponse:

@@ -3,7 +3,9 @@
     driftline query latency --model fraud [--since 1h] [--by version,bucket] [--bucket 60]
                             [--slo-ms 250 --slo-target 0.99] [--compare V1 V2]
     driftline query drift --model fraud [--since 1h] [--reference-since 25h --reference-until 1h]
-                          [--reference-version 3] [--features a,b] [--method psi] [--window 1h]
+                          [--reference-version 3 | --reference NAME] [--features a,b]
+                          [--method psi] [--threshold X] [--thresholds fixed|reference]
+                          [--window 1h]
     driftline query performance --model fraud [--since 24h] [--by version] [--positive 1]
                                 [--reference-since 48h --reference-until 24h]
     driftline report drift --model fraud --html drift.html   (same window flags as query drift)
@@ -126,11 +128,14 @@ def _drift_request(args: argparse.Namespace) -> query_pb2.GetDriftRequest:
         reference=query_pb2.DriftWindowSpec(
             range=_range(args.reference_since, args.reference_until, now),
             version=args.reference_version or "",
+            saved_reference=args.reference or "",
         ),
         features=[f for f in (args.features or "").split(",") if f],
         method=args.method or "",
         drift_share=args.drift_share,
         window_seconds=int(parse_duration(args.window)) if args.window else 0,
+        threshold_mode=args.thresholds,
+        reference_chunks=args.reference_chunks,
     )
     if args.threshold is not None:
         request.threshold = args.threshold
@@ -269,9 +274,19 @@ def _window_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reference-since", metavar="DURATION", help="default: 24h before --since")
     p.add_argument("--reference-until", metavar="DURATION", help="default: the current start")
     p.add_argument("--reference-version", help="reference: this version only")
+    p.add_argument(
+        "--reference", metavar="NAME", help="a saved reference (driftline reference save)"
+    )
     p.add_argument("--features", help="comma-separated (default: all)")
     p.add_argument("--method", help="Evidently method name for every column, e.g. psi")
     p.add_argument("--threshold", type=float)
+    p.add_argument(
+        "--thresholds",
+        choices=["fixed", "reference"],
+        default="fixed",
+        help="fixed: Evidently's defaults; reference: NannyML-style mean +- 3 std of chunks",
+    )
+    p.add_argument("--reference-chunks", type=int, default=10, metavar="N")
     p.add_argument("--drift-share", type=float, default=0.5)
     p.add_argument("--window", metavar="DURATION", help="split the current range into windows")
     add_connection_arguments(p)

@@ -19,6 +19,9 @@ once, grouped — never a query per feature or per window.
              one sort of the weighted union (+n_cur per reference value, −n_ref per current
              value): the running sum is (F_ref−F_cur)·n_ref·n_cur at every point.
     values   raw values of a few features, columnar, for methods that need them.
+
+A side may be a saved reference (a snapshot in ml_reference_features): then the two sides are
+two SELECTs joined by UNION ALL, and the current window is still read once.
 """
 
 from __future__ import annotations
@@ -31,22 +34,34 @@ Statement = tuple[str, dict[str, Any]]
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def _table(database: str) -> str:
+def _db(database: str) -> str:
     if not _IDENT.match(database):
         raise ValueError(f"not a database identifier: {database!r}")
-    return f"{database}.ml_features"
+    return database
+
+
+# One side of the comparison: (start_ns, end_ns, version, snapshot). A snapshot id (a saved
+# reference, schema_references.py) reads that copy instead of ml_features; its version was
+# fixed when it was saved.
+Side = tuple[int, int, str, str]
+
+
+def _rows_apart(ref: Side, cur: Side) -> bool:
+    """No row can be on both sides: the ranges are disjoint or the sides read other tables."""
+    return bool(ref[3] or cur[3]) or max(ref[0], cur[0]) >= min(ref[1], cur[1])
 
 
 def _base(
     database: str,
     model: str,
-    ref: tuple[int, int, str],
-    cur: tuple[int, int, str],
+    ref: Side,
+    cur: Side,
     window_s: int,
     features: Sequence[str],
     features_param: str = "features",
 ) -> Statement:
     """SELECT Feature, Kind, Value, Category, side FROM … with every filter bound."""
+    db = _db(database)
     params: dict[str, Any] = {
         "model": model,
         "ref_start": ref[0],
@@ -55,12 +70,15 @@ def _base(
         "cur_end": cur[1],
     }
     conds = []
-    for name, (_, _, version) in (("ref", ref), ("cur", cur)):
+    for name, (_, _, version, snapshot) in (("ref", ref), ("cur", cur)):
         cond = (
             f"Timestamp >= fromUnixTimestamp64Nano({{{name}_start:Int64}}) "
             f"AND Timestamp < fromUnixTimestamp64Nano({{{name}_end:Int64}})"
         )
-        if version:
+        if snapshot:
+            params[f"{name}_snapshot"] = snapshot
+            cond += f" AND Snapshot = {{{name}_snapshot:String}}"
+        elif version:
             params[f"{name}_version"] = version
             cond += f" AND ModelVersion = {{{name}_version:String}}"
         conds.append(f"({cond})")
@@ -74,7 +92,24 @@ def _base(
     if features:
         params[features_param] = list(features)
         feature_cond = f"AND Feature IN {{{features_param}:Array(String)}} "
-    if max(ref[0], cur[0]) < min(ref[1], cur[1]):
+    common = (
+        f"WHERE ModelName = {{model:String}} {feature_cond}"
+        "AND (Kind = 'categorical' OR isFinite(Value))"
+    )
+    if ref[3] or cur[3]:
+        # a saved reference: each side is its own SELECT over its own table
+        parts = []
+        for (_, _, _, snapshot), cond, side_expr in (
+            (ref, ref_cond, "toInt64(-1)"),
+            (cur, cur_cond, f"toInt64({cur_side})"),
+        ):
+            table = "ml_reference_features" if snapshot else "ml_features"
+            parts.append(
+                f"SELECT Feature, Kind, Value, Category, {side_expr} AS side "
+                f"FROM {db}.{table} {common} AND {cond}"
+            )
+        return " UNION ALL ".join(parts), params
+    if not _rows_apart(ref, cur):
         # overlapping ranges: a row can be on both sides, so it is emitted once per side
         side = (
             f"arrayJoin(arrayConcat(if({ref_cond}, [toInt64(-1)], []), "
@@ -85,8 +120,7 @@ def _base(
         side = f"if({ref_cond}, toInt64(-1), toInt64({cur_side}))"
     sql = (
         f"SELECT Feature, Kind, Value, Category, {side} AS side "
-        f"FROM {_table(database)} WHERE ModelName = {{model:String}} {feature_cond}"
-        "AND (Kind = 'categorical' OR isFinite(Value)) "
+        f"FROM {db}.ml_features {common} "
         "AND Timestamp >= fromUnixTimestamp64Nano(least({ref_start:Int64}, {cur_start:Int64})) "
         "AND Timestamp < fromUnixTimestamp64Nano(greatest({ref_end:Int64}, {cur_end:Int64})) "
         f"AND ({ref_cond} OR {cur_cond})"
@@ -189,8 +223,8 @@ _W1_FIGURES = """length(rv) AS nr, length(cv) AS nc,
 def w1ks_select(
     database: str,
     model: str,
-    ref: tuple[int, int, str],
-    cur: tuple[int, int, str],
+    ref: Side,
+    cur: Side,
     window_s: int,
     features: Sequence[str],
     parallel: int = 4,
@@ -201,8 +235,7 @@ def w1ks_select(
     as `groupArrayIf`, and the features split into `parallel` UNION ALL branches — each
     feature's sort runs on one thread, and branches are the unit ClickHouse parallelises.
     Otherwise the reference arrays are joined to every current window's arrays."""
-    disjoint = max(ref[0], cur[0]) >= min(ref[1], cur[1])
-    if window_s <= 0 and disjoint:
+    if window_s <= 0 and _rows_apart(ref, cur):
         parts, params = [], {}
         chunks = [list(features[i::parallel]) for i in range(parallel) if features[i::parallel]]
         for i, chunk in enumerate(chunks):

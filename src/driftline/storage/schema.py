@@ -297,6 +297,12 @@ def _ml_tables(ctx: DdlContext) -> list[str]:
     return ml_tables(ctx)
 
 
+def _reference_tables(ctx: DdlContext) -> list[str]:
+    from driftline.storage.schema_references import reference_tables
+
+    return reference_tables(ctx)
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
@@ -314,6 +320,9 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(3, "otel_logs", _logs),
     Migration(4, "otel_metrics_gauge|sum|histogram|exponential_histogram|summary", _otel_metrics),
     Migration(5, "ml_inferences, ml_features, ml_labels", _ml_tables),
+    Migration(
+        6, "ml_references, ml_reference_features (saved reference profiles)", _reference_tables
+    ),
 )
 
 

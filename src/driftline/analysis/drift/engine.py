@@ -76,8 +76,9 @@ def _n_windows(req: DriftRequest) -> int:
 def drift_reports(client: Client, database: str, req: DriftRequest) -> list[DriftReport]:
     """Drift of every current window (one unless `req.window_s`) against the reference."""
     k = _n_windows(req)
-    ref = (req.reference.start_ns, req.reference.end_ns, req.reference.version)
-    cur = (req.current.start_ns, req.current.end_ns, req.current.version)
+    ref = (req.reference.start_ns, req.reference.end_ns, req.reference.version,
+           req.reference.snapshot)  # fmt: skip
+    cur = (req.current.start_ns, req.current.end_ns, req.current.version, req.current.snapshot)
 
     def args(features: list[str] | tuple[str, ...]) -> tuple[Any, ...]:
         return (database, req.model, ref, cur, req.window_s, features)

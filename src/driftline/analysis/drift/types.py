@@ -7,11 +7,15 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    """Rows with start_ns ≤ Timestamp < end_ns, of one model version if `version` is set."""
+    """Rows with start_ns ≤ Timestamp < end_ns, of one model version if `version` is set.
+
+    With `snapshot`, the rows come from that saved reference (storage/schema_references.py)
+    instead of the live feature table; its version was fixed when it was saved."""
 
     start_ns: int
     end_ns: int
     version: str = ""
+    snapshot: str = ""
 
 
 @dataclass(frozen=True)
