@@ -55,6 +55,8 @@ DATA: dict[str, tuple[str, Any, Any]] = {
     "binary": ("categorical", rng.choice(["x", "y"], 300), rng.choice(["x", "y"], 300)),
     "const": ("numerical", np.full(2000, 3.0), np.full(2000, 3.0)),
     "huge": ("numerical", rng.normal(0, 1, 12000), rng.normal(0.03, 1, 11000)),
+    # the current window larger than the reference (the finer quantile grid is the current's)
+    "grown": ("numerical", rng.gamma(2.0, 1.0, 1500), rng.gamma(2.2, 1.0, 2600)),
 }
 
 
@@ -103,7 +105,7 @@ def run(db: tuple[Client, Target], **kw: Any) -> dict[str, Any]:
 
 def test_defaults_match_scipy(db: tuple[Client, Target]) -> None:
     res = run(db)
-    for name in ("big_same", "big_shift"):
+    for name in ("big_same", "big_shift", "grown", "huge"):
         _, r, c = DATA[name]
         want = stats.wasserstein_distance(r, c) / max(np.std(r), 0.001)
         assert res[name].method == "wasserstein"
@@ -128,6 +130,19 @@ def test_defaults_match_scipy(db: tuple[Client, Target]) -> None:
     assert res["cat_small"].method == "chisquare" and res["cat_small"].score == 0.0
     assert res["binary"].method == "z"
     assert res["const"].method == "jensenshannon" and res["const"].score == 0.0
+
+
+def test_wasserstein_features_plot_numpys_sturges_histograms(db: tuple[Client, Target]) -> None:
+    """The plot bins of W1 features come from the sorted values of the W1 scan itself."""
+    res = run(db, features=("big_shift", "grown", "const"))
+    for name in ("big_shift", "grown"):
+        _, r, c = DATA[name]
+        edges = np.histogram_bin_edges(np.concatenate([r, c]), bins="sturges")
+        d = res[name].distribution
+        assert res[name].method == "wasserstein" and d.edges == tuple(edges)
+        assert d.ref_shares == tuple(np.histogram(r, edges)[0] / len(r))
+        assert d.cur_shares == tuple(np.histogram(c, edges)[0] / len(c))
+    assert res["const"].distribution.ref_shares == (1.0,)  # one value: numpy's single bin
 
 
 def test_binned_methods_match_numpy(db: tuple[Client, Target]) -> None:

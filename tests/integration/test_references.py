@@ -24,7 +24,6 @@ from driftline.analysis.drift import (
 )
 from driftline.errors import InvalidInputError, NotFoundError
 from driftline.query.references import get_reference, list_references, save_reference
-from driftline.storage.client import Target
 from tests.engine_db import fresh_database
 
 NOW = time.time_ns()

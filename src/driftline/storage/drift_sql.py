@@ -46,12 +46,18 @@ def _db(database: str) -> str:
 Side = tuple[int, int, str, str]
 
 
-def _rows_apart(ref: Side, cur: Side) -> bool:
+def rows_apart(ref: Side, cur: Side) -> bool:
     """No row can be on both sides: the ranges are disjoint or the sides read other tables."""
     return bool(ref[3] or cur[3]) or max(ref[0], cur[0]) >= min(ref[1], cur[1])
 
 
-def _base(
+def _base(*args: Any, **kwargs: Any) -> Statement:
+    """SELECT Feature, Kind, Value, Category, side FROM … with every filter bound."""
+    parts, params = _parts(*args, **kwargs)
+    return " UNION ALL ".join(parts), params
+
+
+def _parts(
     database: str,
     model: str,
     ref: Side,
@@ -59,8 +65,8 @@ def _base(
     window_s: int,
     features: Sequence[str],
     features_param: str = "features",
-) -> Statement:
-    """SELECT Feature, Kind, Value, Category, side FROM … with every filter bound."""
+) -> tuple[list[str], dict[str, Any]]:
+    """The SELECTs whose UNION ALL is `_base`: one per side when rows are apart, else one."""
     db = _db(database)
     params: dict[str, Any] = {
         "model": model,
@@ -96,8 +102,9 @@ def _base(
         f"WHERE ModelName = {{model:String}} {feature_cond}"
         "AND (Kind = 'categorical' OR isFinite(Value))"
     )
-    if ref[3] or cur[3]:
-        # a saved reference: each side is its own SELECT over its own table
+    if rows_apart(ref, cur):
+        # each side is its own SELECT (over its own table for a saved reference): the primary
+        # key (ModelName, Feature, Timestamp) then prunes each side to its own time range
         parts = []
         for (_, _, _, snapshot), cond, side_expr in (
             (ref, ref_cond, "toInt64(-1)"),
@@ -108,8 +115,8 @@ def _base(
                 f"SELECT Feature, Kind, Value, Category, {side_expr} AS side "
                 f"FROM {db}.{table} {common} AND {cond}"
             )
-        return " UNION ALL ".join(parts), params
-    if not _rows_apart(ref, cur):
+        return parts, params
+    if not rows_apart(ref, cur):
         # overlapping ranges: a row can be on both sides, so it is emitted once per side
         side = (
             f"arrayJoin(arrayConcat(if({ref_cond}, [toInt64(-1)], []), "
@@ -125,16 +132,22 @@ def _base(
         "AND Timestamp < fromUnixTimestamp64Nano(greatest({ref_end:Int64}, {cur_end:Int64})) "
         f"AND ({ref_cond} OR {cur_cond})"
     )
-    return sql, params
+    return [sql], params
 
 
 def stats(*args: Any) -> Statement:
-    base, params = _base(*args)
-    sql = f"""SELECT Feature, side, toString(any(Kind)) AS kind, count() AS n,
+    # aggregated inside each side's SELECT: there `side` is constant for one current window, so
+    # the grouping is by the LowCardinality Feature alone
+    parts, params = _parts(*args)
+    grouped = [
+        f"""SELECT Feature, side, toString(any(Kind)) AS kind, count() AS n,
     if(kind = 'categorical', uniqUpTo(21)(Category), uniqUpTo(21)(Value)) AS uniq,
     min(Value), max(Value), avg(Value), varSampStable(Value), stddevPopStable(Value)
-FROM ({base}) GROUP BY Feature, side ORDER BY Feature, side"""
-    return sql, params
+FROM ({part}) GROUP BY Feature, side"""
+        for part in parts
+    ]
+    body = "\nUNION ALL\n".join(grouped)
+    return f"SELECT * FROM ({body}) ORDER BY Feature, side", params
 
 
 def counts(*args: Any) -> Statement:
@@ -235,7 +248,7 @@ def w1ks_select(
     as `groupArrayIf`, and the features split into `parallel` UNION ALL branches — each
     feature's sort runs on one thread, and branches are the unit ClickHouse parallelises.
     Otherwise the reference arrays are joined to every current window's arrays."""
-    if window_s <= 0 and _rows_apart(ref, cur):
+    if window_s <= 0 and rows_apart(ref, cur):
         parts, params = [], {}
         chunks = [list(features[i::parallel]) for i in range(parallel) if features[i::parallel]]
         for i, chunk in enumerate(chunks):
@@ -255,6 +268,89 @@ SELECT Feature, w, {_W1_FIGURES}
 FROM (SELECT Feature, groupArray(Value) AS rv FROM src WHERE side = -1 GROUP BY Feature) AS r
 INNER JOIN (SELECT Feature, side AS w, groupArray(Value) AS cv FROM src WHERE side >= 0
             GROUP BY Feature, w) AS c USING Feature)"""
+    return sql, params
+
+
+# W1 as the L1 distance of the two quantile functions, from each side sorted on its own (two
+# plain sorts, cheaper than one sort of the weighted union), without merging the two: on the
+# unit interval in steps of 1/(N·M), cell f of the finer side (N values) is [f·M, (f+1)·M)
+# and cell g of the coarser side (M ≤ N values) is [g·N, (g+1)·N), so a fine cell overlaps at
+# most two coarse cells: g0 = ⌊f·M/N⌋ for p0 = min((g0+1)·N, (f+1)·M) - f·M steps, and
+# g0 + 1 for the other M - p0. The coarse values are laid out along the fine cells by repeating
+# coarse value g for the ceil((g+1)·N/M) - ceil(g·N/M) fine cells that start inside it (no
+# per-element lookups: ClickHouse lambdas copy captured arrays). All step counts are integers.
+_W1_QUANTILE = """length(rs) AS nr, length(cs) AS nc,
+    toUInt64(greatest(nr, nc)) AS big_n, toUInt64(least(nr, nc)) AS small_m,
+    if(nr >= nc, rs, cs) AS fine, if(nr >= nc, cs, rs) AS coarse,
+    arrayMap(g -> intDiv((g + 1) * big_n + small_m - 1, small_m)
+                  - intDiv(g * big_n + small_m - 1, small_m), range(small_m)) AS reps,
+    arrayFlatten(arrayMap((v, r) -> arrayWithConstant(r, v), coarse, reps)) AS at0,
+    arrayFlatten(arrayMap((v, r) -> arrayWithConstant(r, v),
+                          arrayPushBack(arrayPopFront(coarse), coarse[-1]), reps)) AS at1,
+    arrayMap(f -> least((intDiv(f * small_m, big_n) + 1) * big_n, (f + 1) * small_m)
+                  - f * small_m, range(big_n)) AS p0,
+    arraySum((x, a, b, p) -> abs(x - a) * toFloat64(p) + abs(x - b) * toFloat64(small_m - p),
+             fine, at0, at1, p0) AS w1_steps"""
+
+
+def _bins_of(values: str) -> str:
+    """The Sturges bin of every element of `values` with np.histogram's rule (as in `hist`):
+    a first guess from the division, then one step down or up where the guess's own edges
+    (computed with numpy's float operations) disagree. lo/step/hi/nb must be in scope."""
+    guess = f"arrayMap(v -> least(greatest(toInt64(floor((v - lo) / step)), 0), nb - 1), {values})"
+    return (
+        "arrayMap((g, v) -> multiIf(v < toFloat64(g) * step + lo, g - 1, "
+        "g + 1 < nb AND v >= if(g + 1 = nb, hi, toFloat64(g + 1) * step + lo), g + 1, g), "
+        f"{guess}, {values})"
+    )
+
+
+def w1_quantile(
+    database: str,
+    model: str,
+    ref: Side,
+    cur: Side,
+    features: Sequence[str],
+    bins: Sequence[tuple[float, float, float, int]],
+    parallel: int = 4,
+) -> Statement:
+    """Per feature of one current window: nr, nc, W1·nr·nc (exact, see _W1_QUANTILE) and,
+    where `bins[i]` = (lo, step, hi, nb) has nb > 0, the Sturges bin counts of each side as
+    (bin ids, first positions) of the sorted values — the bins of a sorted array are runs, so
+    only where a run starts comes back. One scan replaces both the W1 sort and the plot pass."""
+    parts, params = [], {}
+    idx = list(range(len(features)))
+    chunks = [idx[i::parallel] for i in range(parallel) if idx[i::parallel]]
+    params.update({
+        "q_feats": list(features), "q_los": [b[0] for b in bins],
+        "q_steps": [b[1] for b in bins], "q_his": [b[2] for b in bins],
+        "q_nbs": [b[3] for b in bins],
+    })  # fmt: skip
+
+    def look(arr: str, typ: str, default: str) -> str:
+        return f"transform(Feature, {{q_feats:Array(String)}}, {{{arr}:Array({typ})}}, {default})"
+
+    for i, chunk in enumerate(chunks):
+        base, p = _base(database, model, ref, cur, 0, [features[j] for j in chunk], f"qf_{i}")
+        params.update(p)
+        parts.append(
+            f"""SELECT Feature, nr, nc,
+    w1_steps / toFloat64(big_n * small_m) * nr * nc AS w1_scaled,
+    {look("q_los", "Float64", "nan")} AS lo, {look("q_steps", "Float64", "nan")} AS step,
+    {look("q_his", "Float64", "nan")} AS hi, {look("q_nbs", "Int64", "toInt64(0)")} AS nb,
+    if(nb > 0, {_bins_of("rs")}, []) AS rb,
+    if(nb > 0, {_bins_of("cs")}, []) AS cb,
+    arrayFilter((b, d, i) -> i = 1 OR d != 0, rb, arrayDifference(rb), arrayEnumerate(rb)) AS r_ids,
+    arrayFilter((i, d) -> i = 1 OR d != 0, arrayEnumerate(rb), arrayDifference(rb)) AS r_at,
+    arrayFilter((b, d, i) -> i = 1 OR d != 0, cb, arrayDifference(cb), arrayEnumerate(cb)) AS c_ids,
+    arrayFilter((i, d) -> i = 1 OR d != 0, arrayEnumerate(cb), arrayDifference(cb)) AS c_at
+FROM (SELECT Feature, rs, cs, {_W1_QUANTILE}
+      FROM (SELECT Feature, arraySort(groupArrayIf(Value, side = -1)) AS rs,
+                   arraySort(groupArrayIf(Value, side = 0)) AS cs
+            FROM ({base}) GROUP BY Feature))"""
+        )
+    body = "\nUNION ALL\n".join(parts)
+    sql = f"SELECT Feature, nr, nc, w1_scaled, r_ids, r_at, c_ids, c_at FROM ({body})"
     return sql, params
 
 

@@ -297,6 +297,12 @@ def _ml_tables(ctx: DdlContext) -> list[str]:
     return ml_tables(ctx)
 
 
+def _scan_codecs(ctx: DdlContext) -> list[str]:
+    from driftline.storage.schema_ml import ml_features_scan_codecs
+
+    return ml_features_scan_codecs(ctx)
+
+
 def _reference_tables(ctx: DdlContext) -> list[str]:
     from driftline.storage.schema_references import reference_tables
 
@@ -323,6 +329,7 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(
         6, "ml_references, ml_reference_features (saved reference profiles)", _reference_tables
     ),
+    Migration(7, "ml_features: LZ4 codecs for Timestamp and Value (drift scans)", _scan_codecs),
 )
 
 

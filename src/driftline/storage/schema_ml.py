@@ -77,3 +77,18 @@ ORDER BY ({order_by})
             "ml_labels", labels, "ModelName, InferenceId", "Timestamp", "cityHash64(InferenceId)"
         ),
     ]
+
+
+def ml_features_scan_codecs(ctx: DdlContext) -> list[str]:
+    """Migration 7: LZ4 instead of ZSTD(1) for the two columns every drift scan decodes.
+
+    A 20-feature report over 2M inferences decodes 40M timestamps and 40M values; measured on
+    the embedded engine, LZ4 takes about 0.6x ZSTD's CPU time for them (Delta+LZ4 for the
+    sorted timestamps still compresses them well; model inputs rarely compress much anyway).
+    The change applies to parts written from now on and to older ones as they merge."""
+    table = ctx.qualified(ctx.physical("ml_features"))
+    return [
+        f"ALTER TABLE {table}{ctx.on_cluster} "
+        "MODIFY COLUMN Timestamp DateTime64(9) CODEC(Delta, LZ4), "
+        "MODIFY COLUMN Value Float64 CODEC(LZ4)"
+    ]

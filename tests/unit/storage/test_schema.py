@@ -14,7 +14,13 @@ TABLES = (
     "otel_metrics_exponential_histogram",
     "otel_metrics_summary",
 )
-ML_TABLES = ("ml_inferences", "ml_features", "ml_labels")
+ML_TABLES = (
+    "ml_inferences",
+    "ml_features",
+    "ml_labels",
+    "ml_references",
+    "ml_reference_features",
+)
 
 
 def _creates(statements: list[str]) -> list[str]:
@@ -84,3 +90,16 @@ def test_ml_tables_are_ordered_for_per_model_and_per_feature_scans() -> None:
     for table in ML_TABLES:
         assert any(f"`otel`.`{table}_local` ON CLUSTER `prod`" in s for s in cluster)
         assert any(f"Distributed(`prod`, `otel`, `{table}_local`" in s for s in cluster)
+
+
+def test_saved_references_have_no_ttl_and_scan_columns_get_lz4() -> None:
+    statements = all_statements(DdlContext(ttl_s=86400))
+    for table in ("ml_references", "ml_reference_features"):
+        ddl = next(s for s in statements if f"`{table}` (" in s)
+        assert "TTL" not in ddl  # a reference outlives the live rows
+    alter = next(s for s in statements if s.startswith("ALTER TABLE `default`.`ml_features`"))
+    assert "Timestamp DateTime64(9) CODEC(Delta, LZ4)" in alter and "CODEC(LZ4)" in alter
+    cluster = all_statements(DdlContext(cluster_name="prod", database="otel"))
+    assert any(
+        s.startswith("ALTER TABLE `otel`.`ml_features_local` ON CLUSTER `prod`") for s in cluster
+    )

@@ -2,15 +2,17 @@
 
     1. stats   (always)  kinds, counts, capped distinct counts, min/max, moments
     2. counts  (if any categorical or ≤ 20-unique numerical feature) value counts
-    3. hist    (if any other numerical feature) Sturges bin counts for edges built from 1.
-    4. w1ks    (if wasserstein, or ks with > 10000 rows) exact W1 and KS D in the engine
-    5. values  (only for ed, anderson, cramer_von_mises, mannw, numerical hellinger, small ks)
+    3. w1q     (wasserstein features, one current window apart from the reference) exact W1
+               from the two sides' quantile functions, and their Sturges plot bins, in one scan
+    4. hist    (other numerical features) Sturges bin counts for edges built from 1.
+    5. w1ks    (wasserstein over several windows, ks with > 10000 rows) exact W1 and KS D
+    6. values  (only for ed, anderson, cramer_von_mises, mannw, numerical hellinger, small ks)
 
 Only small results reach Python; `scores.py` finishes them. Every feature's distribution
 (per-value shares, or Sturges bin shares) comes back for plotting whatever the method.
 
 Where each method's work happens:
-    in the engine, exact   wasserstein (W1 from one sort of the weighted union), ks with
+    in the engine, exact   wasserstein (W1: sorts in the engine, see drift_sql), ks with
                            > 10000 rows (D, then scipy's asymptotic p), t_test (moments),
                            psi / kl_div / jensenshannon / hellinger(cat) (bin or value counts),
                            chisquare, z, g_test, fisher_exact, TVD (value counts)
@@ -19,8 +21,10 @@ Where each method's work happens:
                            values) — one columnar query into a numpy matrix
 ClickHouse's own kolmogorovSmirnovTest / mannWhitneyUTest / studentTTest are not used: the
 figures above are what scipy computes, from the same aggregates, so they match by construction.
-Cost: the sort behind exact W1 dominates (≈ 2.5 s of a ≈ 5–9 s report for 20 features ×
-1M+1M rows on 2 cores); NannyML-style approximate W1 on fixed bins would be one scan.
+Cost: exact W1 needs every value of both sides sorted; for 20 features × 1M+1M rows that is
+40M values, about 2.5 s of CPU on this machine class whatever does the sorting (the engine or
+numpy), which is what keeps the default report above 1 s on 2 cores. Fixed-bin W1 (NannyML's
+way) would be one scan but not Evidently's score.
 """
 
 from __future__ import annotations
@@ -132,11 +136,17 @@ def drift_reports(client: Client, database: str, req: DriftRequest) -> list[Drif
             name = str(chosen) if chosen else default_method(kind, n_unique, st[f][REF].n)
             plan[f, w] = get_method(name, kind)
 
+    # One current window whose rows are apart from the reference's (the usual report): W1 from
+    # the quantile functions, each side sorted on its own, and the same scan returns the plot
+    # bins of those features (drift_sql.w1_quantile)
+    one_pass = k == 1 and drift_sql.rows_apart(ref, cur)
+    quantile_w1 = sorted({f for (f, w), m in plan.items() if one_pass and m.name == "wasserstein"})
+
     # Sturges bins for the other numerical features (edges per window: ref + that window)
     # binned numerical features: all of them when distributions are wanted (for plots), else
     # only those whose method scores bin shares (psi / kl_div / jensenshannon)
     binned = {"psi", "kl_div", "jensenshannon"}
-    high = [
+    wanted = [
         f
         for f in features
         if f not in low
@@ -145,48 +155,62 @@ def drift_reports(client: Client, database: str, req: DriftRequest) -> list[Drif
         )
     ]
     edges: dict[tuple[str, int], np.ndarray[Any, Any]] = {}
+    for f in wanted:
+        for w in range(k):
+            if w in st[f]:
+                a, b = st[f][REF], st[f][w]
+                edges[f, w] = sturges_edges(min(a.lo, b.lo), max(a.hi, b.hi), a.n + b.n)
+
+    def bin_spec(f: str, w: int) -> tuple[float, float, float, int]:
+        e = edges[f, w]
+        nb = len(e) - 1
+        return float(e[0]), float((e[-1] - e[0]) / nb), float(e[-1]), nb
+
     hcnt: dict[tuple[str, int, int], dict[int, int]] = defaultdict(dict)
+    high = [f for f in wanted if f not in quantile_w1]
     if high:
         keys: list[int] = []
-        los: list[float] = []
-        steps: list[float] = []
-        his: list[float] = []
-        nbs: list[int] = []
+        specs: list[tuple[float, float, float, int]] = []
         for i, f in enumerate(high):
             for w in range(k):
-                if w in st[f]:
-                    a, b = st[f][REF], st[f][w]
-                    e = sturges_edges(min(a.lo, b.lo), max(a.hi, b.hi), a.n + b.n)
-                    edges[f, w] = e
-                    nb = len(e) - 1
+                if (f, w) in edges:
                     keys.append(i * 1048576 + w)
-                    los.append(float(e[0]))
-                    his.append(float(e[-1]))
-                    nbs.append(nb)
-                    steps.append(float((e[-1] - e[0]) / nb))
+                    specs.append(bin_spec(f, w))
         sql, params = drift_sql.hist(
             *args(high),
             n_windows=k,
             feats=high,
             keys=keys,
-            los=los,
-            steps=steps,
-            his=his,
-            nbs=nbs,
+            los=[x[0] for x in specs],
+            steps=[x[1] for x in specs],
+            his=[x[2] for x in specs],
+            nbs=[x[3] for x in specs],
         )
         for f, w, side, b, n in client.query(sql, parameters=params).result_rows:
             hcnt[f, int(w), int(side)][int(b)] = int(n)
 
-    # exact W1 / KS D in the engine
+    # exact W1 (and KS D) in the engine
+    w1: dict[tuple[str, int], tuple[float, float]] = {}
+    if quantile_w1:
+        specs = [bin_spec(f, 0) if (f, 0) in edges else (0.0, 0.0, 0.0, 0) for f in quantile_w1]
+        sql, params = drift_sql.w1_quantile(database, req.model, ref, cur, quantile_w1, specs)
+        for f, nr, nc, w1s, r_ids, r_at, c_ids, c_at in client.query(
+            sql, parameters=params
+        ).result_rows:
+            w1[f, 0] = (w1s / (nr * nc), math.nan)
+            for side, ids, at, n in ((REF, r_ids, r_at, nr), (0, c_ids, c_at, nc)):
+                if len(ids):  # runs of one bin in the sorted values, starting at (1-based)
+                    ends = [*at[1:], n + 1]
+                    runs = zip(ids, at, ends, strict=True)
+                    hcnt[f, 0, side] = {int(i): int(e - a) for i, a, e in runs}
     need_w1 = sorted(
         {
             f
             for (f, w), m in plan.items()
-            if m.name == "wasserstein"
+            if (m.name == "wasserstein" and f not in quantile_w1)
             or (m.name == "ks" and max(st[f][REF].n, st[f][w].n) > scores.KS_EXACT_MAX_N)
         }
     )
-    w1: dict[tuple[str, int], tuple[float, float]] = {}
     if need_w1:
         sql, params = drift_sql.w1ks_select(*args(need_w1))
         for f, w, nr, nc, w1s, ds in client.query(sql, parameters=params).result_rows:
