@@ -88,6 +88,13 @@ def test_tracked_calls_and_labels_arrive(server: ServerProcess) -> None:
     where = f"ModelName = '{model}'"
     server.wait_for(f"SELECT count() FROM ml_inferences WHERE {where}", 5)
     server.wait_for(f"SELECT count() FROM ml_labels WHERE {where}", 2)
+    # ml_features is a separate INSERT from ml_inferences: wait for it too
+    for version, feature in (("5", "country"), ("2.0", "b")):
+        server.wait_for(
+            f"SELECT count() > 0 FROM ml_features WHERE {where} "
+            f"AND ModelVersion = '{version}' AND Feature = '{feature}'",
+            1,
+        )
     rows = {
         r[0]: r[1:]
         for r in server.sql(
