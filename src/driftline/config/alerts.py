@@ -21,7 +21,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-Kind = Literal["drift_share", "feature_score", "latency_p99_ms", "burn_rate", "error_rate"]
+# "" only stands for "not given" (every field has a default so that the loader can report a
+# rule with missing keys instead of failing to build it); validate() refuses it.
+Kind = Literal["", "drift_share", "feature_score", "latency_p99_ms", "burn_rate", "error_rate"]
 KINDS: Final[tuple[str, ...]] = (
     "drift_share", "feature_score", "latency_p99_ms", "burn_rate", "error_rate",
 )  # fmt: skip
@@ -34,10 +36,10 @@ DEFAULT_WINDOWS: Final = {
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AlertRule:
-    name: str
-    kind: Kind
-    model: str
-    threshold: float
+    name: str = ""
+    kind: Kind = ""
+    model: str = ""
+    threshold: float = math.nan  # required: NaN is refused by validate()
     version: str = ""
     feature: str = ""  # feature_score: which feature
     method: str = ""  # drift kinds: the drift method (empty: Evidently's default per feature)
