@@ -67,6 +67,11 @@ class AlertEngine:
         return transitions
 
     def _publish(self, transitions: list[Transition]) -> None:
+        for t in transitions:
+            log.info(
+                "alert %s %s: %s of %s is %.4g (threshold %g)",
+                t.rule.name, t.status, t.rule.kind, t.rule.model, t.value, t.rule.threshold,
+            )  # fmt: skip
         try:
             self._emit(transitions_request(transitions))
         except Exception:
