@@ -22,6 +22,7 @@ from driftline.alerts.measure import Measurer
 from driftline.config.alerts import AlertRule
 from driftline.config.derived import DerivedConfig, DerivedDriftConfig
 from driftline.config.model import SloConfig
+from driftline.errors import WalFullError
 from driftline.export.derived import DerivedCollector, DerivedSignals
 from driftline.export.derived.loop import FAILURES, SKIPPED
 from driftline.export.derived.types import Snapshot
@@ -250,3 +251,22 @@ def test_alert_measurements_equal_the_derived_values(db: tuple[Client, Target]) 
     # no data: None, so the state machine changes nothing
     assert measure(AlertRule(name="n", kind="latency_p99_ms", model="nope", threshold=1)) is None
     assert measure(AlertRule(name="n", kind="drift_share", model="nope", threshold=1)) is None
+
+
+def test_a_refused_submit_keeps_the_round_for_metrics_and_is_counted(
+    db: tuple[Client, Target], caplog: pytest.LogCaptureFixture
+) -> None:
+    _, target = db
+
+    def wal_full(payload: bytes) -> None:
+        raise WalFullError("the WAL is at its size cap", delay_s=5)
+
+    signals = DerivedSignals(
+        CFG, lambda: connect(target), target.database, wal_full, clock_ns=lambda: NOW
+    )
+    before = FAILURES.labels("submit")._value.get()
+    with caplog.at_level(logging.WARNING, logger="driftline.export.derived.loop"):
+        snapshot = signals.tick()
+    assert FAILURES.labels("submit")._value.get() - before == 1
+    assert signals.latest is snapshot and len(snapshot.models) == len(DURATIONS)
+    assert "submit" in caplog.text and "size cap" in caplog.text

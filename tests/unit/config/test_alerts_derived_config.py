@@ -115,3 +115,12 @@ def test_a_rule_with_missing_keys_is_reported_not_a_crash(tmp_path: Path) -> Non
     problems = "\n".join(e.value.problems)
     for key in ("name", "kind", "model", "threshold"):
         assert f"alerts.rules[0].{key}:" in problems, key
+
+
+def test_the_readme_examples_load(tmp_path: Path) -> None:
+    readme = (Path(__file__).parents[3] / "README.md").read_text()
+    blocks = [b.split("```", 1)[0] for b in readme.split("```yaml\n")[1:]]
+    examples = [b for b in blocks if "derived:" in b or "alerts:" in b]
+    assert len(examples) >= 2
+    for block in examples:
+        load(tmp_path, block)  # raises ConfigError on any problem
