@@ -169,10 +169,11 @@ def test_derived_metrics_and_an_alert_that_fires_and_resolves(server: ServerProc
     # fast traffic dilutes the slow tail below 1 %: the rule resolves
     send(server, DILUTION, np.ones(DILUTION.size, dtype=bool))
     resolved = eventually(lambda: [h for h in Hook.received if h["status"] == "resolved"], 120)
-    assert resolved[0]["alert"] == "slow" and resolved[0]["value"] <= 40
-    assert resolved[0]["value"] == pytest.approx(
-        np.percentile(np.concatenate([first, DILUTION]), 99) / 1e6, rel=1e-9
-    )
+    # (it may resolve before the last of the dilution lands: only the bound is certain)
+    assert resolved[0]["alert"] == "slow" and 5 <= resolved[0]["value"] <= 40
+    everything_s = np.percentile(np.concatenate([first, DILUTION]), 99) / 1e9
+    eventually(lambda: (v := latest_gauge(server, "driftline.latency", quantile="0.99"))
+               and abs(v - everything_s) <= 1e-9 * everything_s)  # fmt: skip
 
     def statuses() -> list[str] | None:
         rows = server.sql(
