@@ -48,6 +48,7 @@ format: install
 bench: install
 	$(BIN)/python bench/ingest_bench.py $(BENCH_ARGS)
 	$(BIN)/python bench/monitor_bench.py
+	$(BIN)/python bench/derived_bench.py
 	$(BIN)/python bench/sdk_bench.py
 
 clean:

@@ -30,6 +30,7 @@ from driftline.config.model import DriftlineConfig
 from driftline.errors import WalFullError
 from driftline.export.clickhouse.sink import CURSOR as CLICKHOUSE_CURSOR
 from driftline.export.clickhouse.sink import ClickHouseSink, Record
+from driftline.signals import Signal
 from driftline.storage.client import Target, connect
 from driftline.storage.inserter import ProtobufInserter
 from driftline.storage.migrate import migrate
@@ -113,6 +114,78 @@ class RunningService:
     sink: ClickHouseSink
     endpoints: dict[str, str] = field(default_factory=dict)
     closers: list[Any] = field(default_factory=list)
+    derived: Any = None  # export.derived.DerivedSignals when derived.enabled
+    alerts: Any = None  # alerts.engine.AlertEngine when alerts.rules
+    # Called after each derived drift computation with (model, version, detected, share),
+    # e.g. by the enrichment cache; the first round runs one `derived.interval` after start.
+    drift_listeners: list[Any] = field(default_factory=list)
+
+    def on_drift(self, model: str, version: str, detected: bool, share: float) -> None:
+        for listener in self.drift_listeners:
+            listener(model, version, detected, share)
+
+
+def _submitter(durable: BackpressureLog, kind: Signal) -> Any:
+    """Append a payload driftline made itself, and wait until it is durable."""
+
+    def submit(payload: bytes) -> None:
+        durable.submit(int(kind), payload).result(timeout=60)
+
+    return submit
+
+
+def _start_monitors(
+    cfg: DriftlineConfig, target: Target, durable: BackpressureLog, service: RunningService
+) -> None:
+    """Derived signals and alerts: read-only threads with their own clients, writing back
+    into the WAL like a receiver (so their output is stored and forwarded like any signal)."""
+    from driftline.alerts.engine import AlertEngine
+    from driftline.alerts.measure import Measurer
+    from driftline.export.derived import DerivedCollector, DerivedSignals
+
+    if cfg.derived.enabled:
+        derived = DerivedSignals(
+            cfg.derived,
+            lambda: connect(target),
+            target.database,
+            _submitter(durable, Signal.METRICS),
+            slos=cfg.analysis.slos,
+            on_drift=service.on_drift,
+        )
+        collector = DerivedCollector(lambda: derived.latest)
+        telemetry.REGISTRY.register(collector)
+        derived.start()
+        service.derived = derived
+        service.closers.append(derived)
+        service.closers.append(_Unregister(collector))
+    alerts = cfg.alerts
+    if alerts.rules:
+        engine = AlertEngine(
+            alerts.rules,
+            Measurer(
+                lambda: connect(target),
+                target.database,
+                slos=cfg.analysis.slos,
+                reference_s=cfg.derived.drift.reference_s,
+            ),
+            _submitter(durable, Signal.LOGS),
+            webhook_url=alerts.webhook.url,
+            webhook_headers=alerts.webhook.headers,
+            webhook_timeout_s=alerts.webhook.timeout_s,
+            webhook_attempts=alerts.webhook.retries + 1,
+            interval_s=alerts.evaluation_interval_s,
+        )
+        engine.start()
+        service.alerts = engine
+        service.closers.append(engine)
+
+
+class _Unregister:
+    def __init__(self, collector: Collector) -> None:
+        self._collector = collector
+
+    def shutdown(self) -> None:
+        telemetry.REGISTRY.unregister(self._collector)
 
 
 def _host(endpoint: str) -> str:
@@ -172,6 +245,7 @@ async def start(cfg: DriftlineConfig) -> RunningService:
     )
     service.closers.append(query_server)
     service.endpoints["query_grpc"] = f"{_host(cfg.query.endpoint)}:{query_port}"
+    _start_monitors(cfg, target, durable, service)
 
     metrics_host, _, metrics_port = cfg.telemetry.metrics_endpoint.rpartition(":")
     telemetry.REGISTRY.register(WalCollector(wal))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from driftline.alerts.events import transition_json, transitions_request
 from driftline.alerts.rules import AlertRule
@@ -30,6 +30,9 @@ class AlertEngine:
         emit: Callable[[bytes], object],
         *,
         webhook_url: str = "",
+        webhook_headers: Mapping[str, str] | None = None,
+        webhook_timeout_s: float = 5.0,
+        webhook_attempts: int = 5,
         interval_s: float = 60.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -37,6 +40,9 @@ class AlertEngine:
         self._measure = measure
         self._emit = emit
         self._webhook_url = webhook_url
+        self._webhook_headers = dict(webhook_headers or {})
+        self._webhook_timeout_s = webhook_timeout_s
+        self._webhook_attempts = webhook_attempts
         self._interval_s = interval_s
         self._clock = clock
         self.states: dict[str, AlertState] = {r.name: AlertState() for r in self.rules}
@@ -61,6 +67,11 @@ class AlertEngine:
         return transitions
 
     def _publish(self, transitions: list[Transition]) -> None:
+        for t in transitions:
+            log.info(
+                "alert %s %s: %s of %s is %.4g (threshold %g)",
+                t.rule.name, t.status, t.rule.kind, t.rule.model, t.value, t.rule.threshold,
+            )  # fmt: skip
         try:
             self._emit(transitions_request(transitions))
         except Exception:
@@ -68,7 +79,13 @@ class AlertEngine:
         if self._webhook_url:
             for t in transitions:
                 try:
-                    post_json(self._webhook_url, transition_json(t))
+                    post_json(
+                        self._webhook_url,
+                        transition_json(t),
+                        headers=self._webhook_headers,
+                        timeout_s=self._webhook_timeout_s,
+                        attempts=self._webhook_attempts,
+                    )
                 except DriftlineError as e:
                     log.error("alert %s: webhook failed: %s", t.rule.name, e)
 
@@ -84,3 +101,5 @@ class AlertEngine:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(10)
+
+    shutdown = stop  # what service.stop() calls on its closers

@@ -30,7 +30,7 @@ def transition_json(t: Transition) -> dict[str, Any]:
         "version": rule.version,
         "kind": rule.kind,
         "feature": rule.feature,
-        "window": rule.window,
+        "window": rule.effective_window,
         "value": t.value,
         "threshold": rule.threshold,
         "at_unix": t.at,

@@ -11,6 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
+from driftline.config.alerts import AlertsConfig
+from driftline.config.derived import DerivedConfig
+
 DEFAULT_DATA_DIR: Final = "./driftline-data"
 DEFAULT_OTLP_GRPC: Final = "127.0.0.1:4317"
 DEFAULT_OTLP_HTTP: Final = "127.0.0.1:4318"
@@ -296,6 +299,8 @@ class DriftlineConfig:
     query: QueryConfig = field(default_factory=QueryConfig)
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
     telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
+    derived: DerivedConfig = field(default_factory=DerivedConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
 
     def validate(self) -> list[str]:
         return (
@@ -305,6 +310,8 @@ class DriftlineConfig:
             + self.query.validate("query")
             + self.telemetry.validate("telemetry")
             + self.analysis.validate("analysis")
+            + self.derived.validate("derived")
+            + self.alerts.validate("alerts", frozenset(s.model for s in self.analysis.slos))
         )
 
     @property
