@@ -180,10 +180,12 @@ def test_printed_commands_reproduce_the_findings(
 def test_a_data_dir_in_use_fails_clearly_and_leaves_no_process(
     demo: dict[str, Any], served: ServerProcess
 ) -> None:
+    endpoints = (demo["data_dir"] / "endpoints.json").read_text()
     done = driftline("demo", "--data-dir", str(demo["data_dir"]), "--duration", "short")
     assert done.returncode == 1
-    assert "the collector exited early" in done.stderr
+    assert "the collector exited early" in done.stderr and "locked" in done.stderr
     assert served.proc is not None and served.proc.poll() is None  # the owner is unharmed
+    assert (demo["data_dir"] / "endpoints.json").read_text() == endpoints
 
 
 def test_bad_duration_is_refused() -> None:

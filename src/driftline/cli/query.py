@@ -8,6 +8,8 @@
                                 [--reference-since 48h --reference-until 24h]
     driftline report drift --model fraud --html drift.html   (same window flags as query drift)
 
+Times (`--since`, `--until`, `--reference-since`, `--reference-until`) are durations before now
+(`1h`) or absolute ISO-8601 times (`2026-12-01T20:15:03.123Z`; UTC without an offset).
 Readable tables by default, `--json` for scripts (the response as JSON, proto field names).
 """
 

@@ -1,8 +1,8 @@
 """The demo's collector: `driftline serve` as a child process on free ports.
 
 Every port is 0; the collector writes the addresses it bound to `<data-dir>/endpoints.json` once
-it is ready, which is what `start()` waits for (a stale file from an earlier run is removed
-first). Its output goes to `<data-dir>/collector.log`. `lag_records()` reads the ClickHouse
+it is ready, which is what `start()` waits for (a file left by an earlier run counts only once
+rewritten). Its output goes to `<data-dir>/collector.log`. `lag_records()` reads the ClickHouse
 sink's WAL cursor lag from `/metrics`: 0 means every acknowledged record is in the tables.
 `stop()` sends SIGTERM (graceful drain) and waits; SIGKILL only if it does not exit in time.
 """
@@ -43,14 +43,16 @@ class Collector:
 
     def _log_tail(self) -> str:
         try:
-            return self.log_path.read_text(errors="replace")[-3000:]
+            lines = self.log_path.read_text(errors="replace").splitlines()
+            return "\n".join(lines[-12:])  # a traceback's last lines say why
         except OSError:
             return "(no log)"
 
     def start(self, timeout_s: float = 90.0) -> dict[str, str]:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         endpoints = self.data_dir / "endpoints.json"
-        endpoints.unlink(missing_ok=True)
+        # Not unlinked: it may belong to a collector that owns this dir (we then fail, it lives).
+        stale = endpoints.stat().st_mtime_ns if endpoints.exists() else None
         args = [
             sys.executable, "-m", "driftline", "serve", "--data-dir", str(self.data_dir),
             "--otlp-grpc", "127.0.0.1:0", "--otlp-http", "127.0.0.1:0",
@@ -62,7 +64,7 @@ class Collector:
                 args, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
             )
         deadline = time.monotonic() + timeout_s
-        while not endpoints.exists():
+        while not endpoints.exists() or endpoints.stat().st_mtime_ns == stale:
             if self._proc.poll() is not None:
                 raise CollectorError(f"the collector exited early:\n{self._log_tail()}")
             if time.monotonic() > deadline:

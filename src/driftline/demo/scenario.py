@@ -28,7 +28,9 @@ DURATIONS_S: Final = {"short": 24.0, "normal": 120.0, "long": 600.0}
 # phase (> 1000: Evidently's large-sample methods) that unshifted features stay well below
 # their thresholds.
 RATE: Final = 200.0
-MIN_PER_PHASE: Final = 50
+# Evidently picks its large-sample methods (wasserstein, jensenshannon) above 1000 reference rows;
+# with fewer, p-value tests flag unshifted features often enough to mislead a first look.
+MIN_PER_PHASE: Final = 1200
 MS: Final = 1_000_000
 
 
@@ -43,7 +45,10 @@ def parse_duration(value: str) -> float:
             f"--duration must be short, normal, long or seconds, got {value!r}"
         ) from None
     if not math.isfinite(seconds) or seconds * RATE / 2 < MIN_PER_PHASE:
-        raise ValueError(f"--duration must be at least {2 * MIN_PER_PHASE / RATE:g} seconds")
+        raise ValueError(
+            f"--duration must be at least {2 * MIN_PER_PHASE / RATE:g} seconds "
+            f"({MIN_PER_PHASE} requests per phase at {RATE:g}/s)"
+        )
     return seconds
 
 
