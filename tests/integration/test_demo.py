@@ -10,10 +10,13 @@ import importlib.util
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -186,6 +189,50 @@ def test_a_data_dir_in_use_fails_clearly_and_leaves_no_process(
     assert "the collector exited early" in done.stderr and "locked" in done.stderr
     assert served.proc is not None and served.proc.poll() is None  # the owner is unharmed
     assert (demo["data_dir"] / "endpoints.json").read_text() == endpoints
+
+
+def collectors_of(data_dir: Path) -> list[int]:
+    """Live (not zombie) `driftline serve` processes on this data dir."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if b"serve" in cmdline and str(data_dir).encode() in cmdline and state != "Z":
+            pids.append(int(proc.name))
+    return pids
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_a_killed_demo_leaves_no_collector(tmp_path: Path, sig: signal.Signals) -> None:
+    data = tmp_path / "data"
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "driftline", "demo", "--data-dir", str(data),
+         "--report", str(tmp_path / "r.html")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while not (data / "endpoints.json").exists():
+            assert demo.poll() is None and time.monotonic() < deadline, "the demo did not start"
+            time.sleep(0.1)
+        time.sleep(1.0)  # traffic is flowing
+        assert len(collectors_of(data)) == 1
+        demo.send_signal(sig)
+        code = demo.wait(60)
+        assert code == (130 if sig == signal.SIGTERM else -signal.SIGKILL)
+        deadline = time.monotonic() + 60  # after SIGKILL the kernel's SIGTERM makes it drain
+        while collectors_of(data):
+            assert time.monotonic() < deadline, "the collector outlived the demo"
+            time.sleep(0.2)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait(30)
+        for pid in collectors_of(data):  # only if the assertion above failed
+            os.kill(pid, signal.SIGKILL)
 
 
 def test_bad_duration_is_refused() -> None:

@@ -5,17 +5,22 @@
 
 Progress goes to stderr; the findings (or, with --json, one JSON object) to stdout. Exit codes:
 0 done, 1 the demo failed (its message says where; the collector's log is in the data dir),
-2 bad arguments.
+2 bad arguments, 130 interrupted (Ctrl-C or SIGTERM; the collector is stopped either way).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
 
 import grpc
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -39,6 +44,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         keep=args.keep,
         report=Path(args.report),
     )
+    # SIGTERM unwinds like Ctrl-C, so the demo's clean-up (stop the collector) runs.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         result = run_demo(options)
     except (CollectorError, TimeoutError, OSError) as exc:

@@ -56,7 +56,7 @@ def run_demo(opts: DemoOptions, stream: TextIO | None = None) -> dict[str, Any]:
     temporary = opts.data_dir is None
     data_dir = Path(tempfile.mkdtemp(prefix="driftline-demo-")) if temporary else opts.data_dir
     assert data_dir is not None
-    collector = Collector(data_dir)
+    collector = Collector(data_dir, die_with_parent=not opts.keep)
     kept = False
     try:
         print(f"starting the collector (embedded ClickHouse) in {data_dir} …", file=stream,

@@ -5,10 +5,13 @@ it is ready, which is what `start()` waits for (a file left by an earlier run co
 rewritten). Its output goes to `<data-dir>/collector.log`. `lag_records()` reads the ClickHouse
 sink's WAL cursor lag from `/metrics`: 0 means every acknowledged record is in the tables.
 `stop()` sends SIGTERM (graceful drain) and waits; SIGKILL only if it does not exit in time.
+Unless it is to outlive the demo (`--keep`), the child asks the kernel for a SIGTERM when its
+parent dies, so even a SIGKILLed demo leaves no collector running.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import re
 import signal
@@ -28,9 +31,20 @@ class CollectorError(RuntimeError):
     """The collector did not start, or stopped answering; the message ends with its log tail."""
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the demo's process dies, however it dies (Linux
+    PR_SET_PDEATHSIG; elsewhere a no-op). A SIGKILLed demo then leaves no collector behind."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 class Collector:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, die_with_parent: bool = True) -> None:
         self.data_dir = data_dir
+        self.die_with_parent = die_with_parent
         self.log_path = data_dir / "collector.log"
         self.endpoints: dict[str, str] = {}
         self._proc: subprocess.Popen[bytes] | None = None
@@ -61,8 +75,9 @@ class Collector:
         with open(self.log_path, "ab") as log:
             # Its own session: a Ctrl-C in the terminal reaches the demo, which stops it cleanly.
             self._proc = subprocess.Popen(
-                args, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
-            )
+                args, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                preexec_fn=_die_with_parent if self.die_with_parent else None,
+            )  # fmt: skip
         deadline = time.monotonic() + timeout_s
         while not endpoints.exists() or endpoints.stat().st_mtime_ns == stale:
             if self._proc.poll() is not None:
