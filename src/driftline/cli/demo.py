@@ -68,9 +68,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     )
     demo.add_argument(
         "--duration", default="short", metavar="short|normal|long|SECONDS",
-        help="traffic time: short 24s (about a minute in all), normal 2min, long 10min",
+        help="traffic time: short 24s (about 40s in all, the default), normal 2min, long 10min",
     )  # fmt: skip
-    demo.add_argument("--data-dir", help="keep the collector's data here (default: a temp dir)")
+    demo.add_argument(
+        "--data-dir", metavar="DIR", help="keep the collector's data here (default: a temp dir)"
+    )
     demo.add_argument(
         "--keep", action="store_true", help="leave the collector running to try the commands"
     )

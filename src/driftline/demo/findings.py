@@ -61,6 +61,10 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
     return out
 
 
+def _p(p_value: float) -> str:
+    return "p<1e-300" if p_value == 0 else f"p={p_value:.3g}"  # 0: below double precision
+
+
 def _sql_rows(response: query_pb2.SqlResponse) -> list[dict[str, Any]]:
     names = [c.name for c in response.columns]
     return [
@@ -182,7 +186,7 @@ def latency(client: QueryClient, baseline: Phase, candidate: Phase, cmd: Command
             [[x.keys["version"], x.count, x.p50_ms, x.p90_ms, x.p99_ms, x.max_ms]
              for x in response.groups],
         ),
-        f"version {g.candidate} is {verdict}: two-sided Mann-Whitney U p={g.p_value:.3g}, "
+        f"version {g.candidate} is {verdict}: two-sided Mann-Whitney U {_p(g.p_value)}, "
         f"Cliff's delta {g.cliffs_delta:+.3f}",
     ]  # fmt: skip
     finding.commands = [
@@ -233,7 +237,7 @@ def performance(client: QueryClient, baseline: Phase, candidate: Phase, cmd: Com
              for v, m in sorted(versions.items())],
         ),
         f"accuracy {d.reference_accuracy:.3f} (baseline phase) → {d.current_accuracy:.3f} "
-        f"(shift phase): {d.difference:+.3f}, two-proportion z-test p={d.p_value:.3g}",
+        f"(shift phase): {d.difference:+.3f}, two-proportion z-test {_p(d.p_value)}",
         "CBPE estimates accuracy from the scores alone, before labels arrive; a gap to the "
         "labelled accuracy means the new version's scores are not calibrated",
     ]  # fmt: skip

@@ -129,7 +129,7 @@ class _Client(threading.local):
 class Sender:
     """POSTs rows to the model server's /predict and, for labelled rows, the truth to /label."""
 
-    def __init__(self, host: str, port: int, workers: int = 16) -> None:
+    def __init__(self, host: str, port: int, workers: int = 32) -> None:
         self._host, self._port = host, port
         self._workers = workers
         self._local = _Client()
