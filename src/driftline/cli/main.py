@@ -9,6 +9,7 @@ driftline models | trace ID | logs | label               browse models, traces, 
 driftline query latency|drift|performance …             the monitoring answers
 driftline report drift --html FILE …                    a drift report with distribution plots
 driftline reference save|list …                         saved reference profiles for drift
+driftline demo [--duration short] [--keep]              a first five minutes, end to end
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     schema.set_defaults(func=_cmd_schema)
 
     try:
-        from driftline.cli import explore, query, references, sql
+        from driftline.cli import demo, explore, query, references, sql
     except ImportError:  # the query API's generated code is missing (run `make proto`)
         pass
     else:
@@ -129,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         explore.add_parsers(sub)
         query.add_parsers(sub)
         references.add_parsers(sub)
+        demo.add_parser(sub)
     return parser  # fmt: skip
 
 

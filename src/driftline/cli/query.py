@@ -10,6 +10,8 @@
                                 [--reference-since 48h --reference-until 24h]
     driftline report drift --model fraud --html drift.html   (same window flags as query drift)
 
+Times (`--since`, `--until`, `--reference-since`, `--reference-until`) are durations before now
+(`1h`) or absolute ISO-8601 times (`2026-12-01T20:15:03.123Z`; UTC without an offset).
 Readable tables by default, `--json` for scripts (the response as JSON, proto field names).
 """
 
@@ -19,7 +21,7 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
@@ -34,7 +36,26 @@ from driftline.report.html import DriftView, FeatureView, render_drift_report
 
 
 def _ago(value: str | None, now_ns: int) -> int:
-    return now_ns - int(parse_duration(value) * 1e9) if value else 0
+    """A duration before now (`1h`), or an absolute time (`2026-12-01T20:15:03.123Z`, UTC when
+    no offset is given): absolute times make a query reproducible later (`driftline demo`)."""
+    if not value:
+        return 0
+    try:
+        return now_ns - int(parse_duration(value) * 1e9)
+    except ValueError:
+        pass
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(
+            f"expected a duration such as 1h or a time such as 2026-12-01T20:15:00Z, got {value!r}"
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return (when - _EPOCH) // timedelta(microseconds=1) * 1000
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _range(since: str | None, until: str | None, now_ns: int) -> query_pb2.TimeRange:
@@ -164,16 +185,12 @@ def _print_drift(r: query_pb2.GetDriftResponse) -> None:
         print()
 
 
-def _report(args: argparse.Namespace) -> int:
-    response: query_pb2.GetDriftResponse = _call(args, "GetDrift", _drift_request(args))
+def drift_view(response: query_pb2.GetDriftResponse, reference: str) -> DriftView:
+    """The HTML report's view of a GetDrift answer (its last window), `reference` described."""
     window = response.windows[-1]
-    ref = (
-        f"version {args.reference_version}" if args.reference_version
-        else f"{args.reference_since or '25h'} … {args.reference_until or args.since or '1h'} ago"
-    )  # fmt: skip
-    view = DriftView(
+    return DriftView(
         model=response.model,
-        reference=ref,
+        reference=reference,
         current=f"{_when(window.start_unix_nano)} … {_when(window.end_unix_nano)}",
         drift_share=response.drift_share,
         features=[
@@ -194,6 +211,15 @@ def _report(args: argparse.Namespace) -> int:
         ],
         generated_at=_when(time.time_ns()),
     )
+
+
+def _report(args: argparse.Namespace) -> int:
+    response: query_pb2.GetDriftResponse = _call(args, "GetDrift", _drift_request(args))
+    ref = (
+        f"version {args.reference_version}" if args.reference_version
+        else f"{args.reference_since or '25h'} … {args.reference_until or args.since or '1h'} ago"
+    )  # fmt: skip
+    view = drift_view(response, ref)
     with open(args.html, "w", encoding="utf-8") as out:
         out.write(render_drift_report(view))
     print(f"wrote {args.html}: {view.drifted_count} of {len(view.features)} features drifted")
@@ -264,6 +290,9 @@ def _run_report(args: argparse.Namespace) -> int:
     except grpc.RpcError as exc:
         print(f"error: {_code_name(exc)}: {_details(exc)}", file=sys.stderr)
         return 1
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 def _window_flags(p: argparse.ArgumentParser) -> None:
