@@ -30,6 +30,7 @@ from driftline.config.model import DriftlineConfig
 from driftline.errors import WalFullError
 from driftline.export.clickhouse.sink import CURSOR as CLICKHOUSE_CURSOR
 from driftline.export.clickhouse.sink import ClickHouseSink, Record
+from driftline.processors import DriftVerdictCache, build_ingest_transform
 from driftline.storage.client import Target, connect
 from driftline.storage.inserter import ProtobufInserter
 from driftline.storage.migrate import migrate
@@ -113,6 +114,8 @@ class RunningService:
     sink: ClickHouseSink
     endpoints: dict[str, str] = field(default_factory=dict)
     closers: list[Any] = field(default_factory=list)
+    # Latest drift verdict per model: the drift computation updates it, enrichment reads it.
+    drift_cache: DriftVerdictCache = field(default_factory=DriftVerdictCache)
 
 
 def _host(endpoint: str) -> str:
@@ -156,10 +159,12 @@ async def start(cfg: DriftlineConfig) -> RunningService:
 
     durable = BackpressureLog(wal, ch.max_lag_mib << 20, cfg.wal.retry_after_s)
     otlp = cfg.receivers.otlp
-    grpc_server, grpc_port = await start_otlp_grpc_server(durable, otlp)
+    # Redaction (and enrichment with apply_to: both) before the WAL; None: nothing configured.
+    ingest_transform = build_ingest_transform(cfg, service.drift_cache)
+    grpc_server, grpc_port = await start_otlp_grpc_server(durable, otlp, transform=ingest_transform)
     service.closers.append(grpc_server)
     service.endpoints["otlp_grpc"] = f"{_host(otlp.protocols.grpc.endpoint)}:{grpc_port}"
-    http_runner, http_port = await start_otlp_http_server(durable, otlp)
+    http_runner, http_port = await start_otlp_http_server(durable, otlp, transform=ingest_transform)
     service.closers.append(http_runner)
     service.endpoints["otlp_http"] = f"{_host(otlp.protocols.http.endpoint)}:{http_port}"
 

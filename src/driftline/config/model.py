@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
+from driftline.config.processors import ProcessorsConfig
+
 DEFAULT_DATA_DIR: Final = "./driftline-data"
 DEFAULT_OTLP_GRPC: Final = "127.0.0.1:4317"
 DEFAULT_OTLP_HTTP: Final = "127.0.0.1:4318"
@@ -296,6 +298,7 @@ class DriftlineConfig:
     query: QueryConfig = field(default_factory=QueryConfig)
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
     telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
+    processors: ProcessorsConfig = field(default_factory=ProcessorsConfig)
 
     def validate(self) -> list[str]:
         return (
@@ -305,6 +308,7 @@ class DriftlineConfig:
             + self.query.validate("query")
             + self.telemetry.validate("telemetry")
             + self.analysis.validate("analysis")
+            + self.processors.validate("processors")
         )
 
     @property
