@@ -81,17 +81,15 @@ class Redactor:
             return True  # a user regex: no safe byte-level shortcut
         if any(needle in payload for needle in self._needles):
             return True
-        return (
-            scanner is not None
-            and scanner.prefilter is not None
-            and (scanner.prefilter.search(payload) is not None)
-        )
+        return scanner is not None and scanner.prefilter is not None and scanner.prefilter(payload)
 
     # --- the walk -----------------------------------------------------------------------------
 
     def _attributes(self, attributes: Any) -> bool:
         """Apply key rules and patterns to one repeated KeyValue field."""
+        # The hot loop of a walk: the string case is inlined, numbers cost one WhichOneof.
         keyed = self._keyed
+        scanner = self._scanner
         dropped: list[int] = []
         changed = False
         for index, kv in enumerate(attributes):
@@ -101,9 +99,18 @@ class Redactor:
                     dropped.append(index)
                 elif self._hash_value(kv.value):
                     changed = True
-            # Keys nested in key-value lists are matched too, hence the walk even without
-            # patterns (a string is then left alone at once).
-            elif self._scan(kv.value):
+                continue
+            value = kv.value
+            kind = value.WhichOneof("value")
+            if kind == "string_value":
+                if scanner is not None:
+                    rewritten = scanner.rewrite(value.string_value, self._replace)
+                    if rewritten is not None:
+                        value.string_value = rewritten
+                        changed = True
+            # Keys nested in key-value lists are matched too, hence the recursion even
+            # without patterns.
+            elif (kind == "array_value" or kind == "kvlist_value") and self._scan(value):
                 changed = True
         for index in reversed(dropped):
             del attributes[index]
