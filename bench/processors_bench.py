@@ -9,6 +9,7 @@ free-text message). Cases:
 - redact_clean    e-mail + card patterns, a dropped and a hashed key; no personal data in the
                   request (the byte-level shortcut skips the walk)
 - redact_dirty    same rules; every span has an e-mail and a hashed user id (walk + re-serialize)
+- redact_sparse   same rules; 1 span in 100 has them (only those spans are walked)
 - redact_regex    a user regex as well, clean request (no shortcut: always a full walk)
 - enrich          forward-side enrichment: model identity, SLO breach, drift verdict (+ serialize)
 
@@ -40,7 +41,8 @@ from driftline.receiver.validate import inspect, parse_request
 from driftline.signals import Signal
 
 
-def request(spans: int, dirty: bool) -> bytes:
+def request(spans: int, dirty: bool, every: int = 1) -> bytes:
+    """`dirty`: every `every`-th span has an e-mail in its message and a user id to hash."""
     req = ExportTraceServiceRequest()
     rs = req.resource_spans.add()
     for key, value in (("service.name", "scorer"), ("service.version", "7")):
@@ -58,8 +60,9 @@ def request(spans: int, dirty: bool) -> bytes:
         a.add(key="ml.feature.country").value.string_value = "DE"
         a.add(key="http.route").value.string_value = "/v1/predict"
         a.add(key="http.status_code").value.int_value = 200
-        a.add(key="user.id").value.string_value = f"user-{i}" if dirty else ""
-        text = f"scored for user{i}@example.com" if dirty else f"scored request {i} in 12 ms"
+        pii = dirty and i % every == 0
+        a.add(key="user.id" if pii else "user.ref").value.string_value = f"user-{i}"
+        text = f"scored for user{i}@example.com" if pii else f"scored request {i} in 12 ms"
         a.add(key="message").value.string_value = text
     return req.SerializeToString()
 
@@ -130,6 +133,7 @@ def main() -> None:
         "baseline": ingest_case(None, clean),
         "redact_clean": ingest_case(config(builtins, none), clean),
         "redact_dirty": ingest_case(dirty_cfg, dirty),
+        "redact_sparse": ingest_case(dirty_cfg, request(args.spans, True, every=100)),
         "redact_regex": ingest_case(config(user, none), clean),
         "enrich": enrich_case(clean),
     }

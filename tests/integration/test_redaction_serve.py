@@ -8,10 +8,12 @@ in the config stops `serve` with an error naming the key."""
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +22,9 @@ import pytest
 from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+    OTLPSpanExporter as HttpSpanExporter,
+)
 from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
 from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
@@ -218,4 +223,60 @@ def test_enrichment_applied_to_both_is_stored(server: ServerProcess) -> None:
         ["slo-model", "v3", "false", "itest"],
         ["slo-model", "v3", "true", "itest"],
         ["slo-model", "v3", "true", "itest"],
+    ]
+
+
+def test_the_http_receiver_redacts_protobuf_and_json_bodies(server: ServerProcess) -> None:
+    run = uuid.uuid4().hex[:8]
+    tracer_provider = TracerProvider(resource=Resource.create({"service.name": "http-client"}))
+    tracer_provider.add_span_processor(
+        BatchSpanProcessor(
+            HttpSpanExporter(endpoint=f"http://{server.endpoints['otlp_http']}/v1/traces")
+        )
+    )
+    with tracer_provider.get_tracer("t").start_as_current_span("via-protobuf") as span:
+        span.set_attributes({"run": run, "who": "bob@example.com", "user.password": "hunter2"})
+    tracer_provider.shutdown()
+
+    body = {
+        "resourceSpans": [
+            {
+                "scopeSpans": [
+                    {
+                        "spans": [
+                            {
+                                "traceId": uuid.uuid4().hex,
+                                "spanId": uuid.uuid4().hex[:16],
+                                "name": "via-json",
+                                "startTimeUnixNano": str(time.time_ns()),
+                                "endTimeUnixNano": str(time.time_ns() + 1000),
+                                "attributes": [
+                                    {"key": "run", "value": {"stringValue": run}},
+                                    {"key": "who", "value": {"stringValue": "eve@example.org"}},
+                                    {"key": "enduser.id", "value": {"stringValue": "eve-42"}},
+                                ],
+                            }
+                        ]
+                    }
+                ]
+            }
+        ]
+    }
+    post = urllib.request.Request(
+        f"http://{server.endpoints['otlp_http']}/v1/traces",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(post, timeout=30) as response:
+        assert response.status == 200
+
+    server.wait_for(f"SELECT count() FROM otel_traces WHERE SpanAttributes['run'] = '{run}'", 2)
+    rows = server.sql(
+        "SELECT SpanName, SpanAttributes['who'], mapContains(SpanAttributes, 'user.password'), "
+        f"SpanAttributes['enduser.id'] FROM otel_traces WHERE SpanAttributes['run'] = '{run}' "
+        "ORDER BY SpanName"
+    )
+    assert rows == [
+        ["via-json", "[redacted:email]", False, sha("eve-42")],
+        ["via-protobuf", "[redacted:email]", False, ""],
     ]

@@ -13,10 +13,12 @@ Outputs name what happened to the value:
 Hashing is deterministic, so equal inputs stay equal: a hashed categorical feature still drifts
 or joins like the original.
 
-Speed: when the rules allow it, the serialized request is searched first — for the configured
-key names and the built-in patterns' byte-level twins — and a request that cannot contain a
-match is left alone without walking it (the common case: no personal data). Strings inside a
-protobuf are stored as contiguous UTF-8, so such a search can miss nothing (see patterns.py).
+Speed: when the rules allow it (no user regex), the serialized request is searched first — for
+the configured key names and the built-in patterns' byte-level twins — and a request that
+cannot contain a match is left alone without walking it (the common case: no personal data).
+When it may, the same test runs on each span, log record or metric's own bytes, and only the
+items that may match are walked. Strings inside a protobuf are stored as contiguous UTF-8, so
+such a search misses nothing (see patterns.py).
 """
 
 from __future__ import annotations
@@ -61,18 +63,28 @@ class Redactor:
 
     def __call__(self, signal: Signal, request: Any, payload: bytes | None = None) -> bool:
         """Redact `request` in place; True when anything changed. `payload`, the request's
-        serialization if the caller has it, lets a request with nothing to redact skip the walk."""
-        if payload is not None and not self.may_match(payload):
+        serialization if the caller has it, lets a request with nothing to redact skip the walk,
+        and then each span, log record or metric whose own bytes hold nothing to redact."""
+        filtered = payload is not None and self.filters_bytes
+        if payload is not None and filtered and not self.may_match(payload):
             return False
         changed = False
-        for attributes in walk.attribute_lists(signal, request):
-            if attributes and self._attributes(attributes):
-                changed = True
-        if signal is Signal.LOGS and self._scanner is not None:
-            for body in walk.log_bodies(request):
-                if self._scan(body):
+        scan_bodies = signal is Signal.LOGS and self._scanner is not None
+        for item, lists in walk.items(signal, request):
+            if item is not None and filtered and not self.may_match(item.SerializeToString()):
+                continue
+            for attributes in lists:
+                if attributes and self._attributes(attributes):
                     changed = True
+            has_body = scan_bodies and item is not None and item.HasField("body")
+            if has_body and self._scan(item.body):
+                changed = True
         return changed
+
+    @property
+    def filters_bytes(self) -> bool:
+        """Whether `may_match` can ever say no (not with a user regex among the patterns)."""
+        return self._scanner is None or self._scanner.prefilter is not None
 
     def may_match(self, payload: bytes) -> bool:
         """False only when no rule can match anywhere in this serialized request."""

@@ -1,8 +1,10 @@
 """Where the attributes of a decoded OTLP export request live, per signal.
 
-The processors change requests in place; these generators hand them every repeated `KeyValue`
-field (resource, scope, item, span event and link, exemplar, metric metadata) and, for logs,
-every record body. Yielded containers are live views into the request.
+The processors change requests in place; `items` hands them every repeated `KeyValue` field
+(resource, scope, item, span event and link, exemplar, metric metadata), grouped by the item
+that holds it — a span, a log record, a metric, or None for a resource's or scope's own — so a
+caller can look at one item's bytes and skip all of its lists at once. Yielded containers are
+live views into the request.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from driftline.signals import Signal
 # A repeated KeyValue field (RepeatedCompositeFieldContainer[KeyValue]); typed loosely because
 # the generated OTLP modules carry no type information.
 Attributes = Any
-AnyValue = Any
+Item = tuple[Any, list[Attributes]]  # (span / log record / metric, or None; its lists)
 
 
 def resources(signal: Signal, request: Any) -> Iterator[Any]:
@@ -24,17 +26,18 @@ def resources(signal: Signal, request: Any) -> Iterator[Any]:
         yield entry.resource
 
 
-def _trace_attributes(request: Any) -> Iterator[Attributes]:
+def _trace_items(request: Any) -> Iterator[Item]:
     for resource_spans in request.resource_spans:
-        yield resource_spans.resource.attributes
+        yield None, [resource_spans.resource.attributes]
         for scope_spans in resource_spans.scope_spans:
-            yield scope_spans.scope.attributes
+            yield None, [scope_spans.scope.attributes]
             for span in scope_spans.spans:
-                yield span.attributes
-                for event in span.events:
-                    yield event.attributes
-                for link in span.links:
-                    yield link.attributes
+                lists = [span.attributes]
+                if span.events:
+                    lists += [event.attributes for event in span.events]
+                if span.links:
+                    lists += [link.attributes for link in span.links]
+                yield span, lists
 
 
 def _data_points(metric: Any) -> Any:
@@ -42,41 +45,33 @@ def _data_points(metric: Any) -> Any:
     return () if kind is None else getattr(metric, kind).data_points
 
 
-def _metric_attributes(request: Any) -> Iterator[Attributes]:
+def _metric_items(request: Any) -> Iterator[Item]:
     for resource_metrics in request.resource_metrics:
-        yield resource_metrics.resource.attributes
+        yield None, [resource_metrics.resource.attributes]
         for scope_metrics in resource_metrics.scope_metrics:
-            yield scope_metrics.scope.attributes
+            yield None, [scope_metrics.scope.attributes]
             for metric in scope_metrics.metrics:
-                yield metric.metadata
+                lists = [metric.metadata]
                 for point in _data_points(metric):
-                    yield point.attributes
+                    lists.append(point.attributes)
                     # Summary points have no exemplars.
-                    for exemplar in getattr(point, "exemplars", ()):
-                        yield exemplar.filtered_attributes
+                    lists += [e.filtered_attributes for e in getattr(point, "exemplars", ())]
+                yield metric, lists
 
 
-def _log_attributes(request: Any) -> Iterator[Attributes]:
+def _log_items(request: Any) -> Iterator[Item]:
     for resource_logs in request.resource_logs:
-        yield resource_logs.resource.attributes
+        yield None, [resource_logs.resource.attributes]
         for scope_logs in resource_logs.scope_logs:
-            yield scope_logs.scope.attributes
+            yield None, [scope_logs.scope.attributes]
             for record in scope_logs.log_records:
-                yield record.attributes
+                yield record, [record.attributes]
 
 
-def attribute_lists(signal: Signal, request: Any) -> Iterator[Attributes]:
-    """Every repeated KeyValue field of the request, outermost first."""
-    return _ATTRIBUTES[signal](request)
-
-
-def log_bodies(request: Any) -> Iterator[AnyValue]:
-    """The body (an AnyValue) of every log record that has one."""
-    for resource_logs in request.resource_logs:
-        for scope_logs in resource_logs.scope_logs:
-            for record in scope_logs.log_records:
-                if record.HasField("body"):
-                    yield record.body
+def items(signal: Signal, request: Any) -> Iterator[Item]:
+    """Every repeated KeyValue field of the request, by holder, outermost first. For logs the
+    holder is the LogRecord, whose `body` the caller reads itself."""
+    return _ITEMS[signal](request)
 
 
 _RESOURCE_FIELD: Final = {
@@ -84,8 +79,8 @@ _RESOURCE_FIELD: Final = {
     Signal.METRICS: "resource_metrics",
     Signal.LOGS: "resource_logs",
 }
-_ATTRIBUTES: Final[dict[Signal, Callable[[Any], Iterator[Attributes]]]] = {
-    Signal.TRACES: _trace_attributes,
-    Signal.METRICS: _metric_attributes,
-    Signal.LOGS: _log_attributes,
+_ITEMS: Final[dict[Signal, Callable[[Any], Iterator[Item]]]] = {
+    Signal.TRACES: _trace_items,
+    Signal.METRICS: _metric_items,
+    Signal.LOGS: _log_items,
 }
