@@ -138,6 +138,7 @@ async def start(cfg: DriftlineConfig) -> RunningService:
     # Imports of the servers stay local: they pull in grpc/aiohttp, which the CLI's
     # check-config path does not need.
     from driftline.api.server import start_query_server
+    from driftline.receiver.ingest import TransformingLog
     from driftline.receiver.otlp_grpc import start_otlp_grpc_server
     from driftline.receiver.otlp_http import start_otlp_http_server
 
@@ -168,10 +169,12 @@ async def start(cfg: DriftlineConfig) -> RunningService:
     service.closers.append(http_runner)
     service.endpoints["otlp_http"] = f"{_host(otlp.protocols.http.endpoint)}:{http_port}"
 
+    # Labels recorded through the query API reach the WAL past the receivers: same transform.
+    label_log = durable if ingest_transform is None else TransformingLog(durable, ingest_transform)
     query_server, query_port = await start_query_server(
         cfg.query,
         lambda: connect(target),
-        label_log=durable,
+        label_log=label_log,
         database=target.database,
         slos=cfg.analysis.slos,
     )

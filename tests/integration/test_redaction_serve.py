@@ -280,3 +280,16 @@ def test_the_http_receiver_redacts_protobuf_and_json_bodies(server: ServerProces
         ["via-json", "[redacted:email]", False, sha("eve-42")],
         ["via-protobuf", "[redacted:email]", False, ""],
     ]
+
+
+def test_labels_recorded_through_the_query_api_are_redacted_too(server: ServerProcess) -> None:
+    model = f"m-{uuid.uuid4().hex[:6]}"
+    done = subprocess.run(
+        [sys.executable, "-m", "driftline", "label", model, "inf-1", "eve@example.org", "--class",
+         "--server", server.endpoints["query_grpc"]],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    server.wait_for(f"SELECT count() FROM ml_labels WHERE ModelName = '{model}'", 1)
+    label = server.scalar(f"SELECT LabelClass FROM ml_labels WHERE ModelName = '{model}'")
+    assert label == "[redacted:email]"

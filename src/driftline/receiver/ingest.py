@@ -25,7 +25,7 @@ from driftline import telemetry
 from driftline.processors import IngestTransform
 from driftline.receiver._otlp import OtlpSignal
 from driftline.receiver.status import Failure, classify
-from driftline.receiver.validate import Inspection
+from driftline.receiver.validate import Inspection, parse_request
 from driftline.signals import Signal
 
 _log = logging.getLogger(__name__)
@@ -140,3 +140,21 @@ def _transformed(
     ):
         return dataclasses.replace(inspection, payload=request.SerializeToString())
     return inspection
+
+
+class TransformingLog:
+    """A DurableLog that applies the ingest transform to each payload before passing it on,
+    for writers that build requests themselves (RecordLabels) rather than through a receiver."""
+
+    __slots__ = ("_log", "_transform")
+
+    def __init__(self, log: DurableLog, transform: IngestTransform) -> None:
+        self._log = log
+        self._transform = transform
+
+    def submit(self, kind: int, payload: bytes) -> concurrent.futures.Future[int]:
+        signal = Signal(kind)
+        request = parse_request(signal, payload)
+        if self._transform(signal, request, payload):
+            payload = request.SerializeToString()
+        return self._log.submit(kind, payload)

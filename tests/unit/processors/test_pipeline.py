@@ -10,7 +10,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from processors_requests import span_attrs, traces
+from processors_requests import logs, span_attrs, traces
 
 from driftline import semconv
 from driftline.config.load import load_config
@@ -24,7 +24,7 @@ from driftline.config.processors import (
 from driftline.errors import ConfigError
 from driftline.processors import DriftVerdictCache, build_forward_transform, build_ingest_transform
 from driftline.receiver._otlp import OTLP_SIGNALS
-from driftline.receiver.ingest import Ingester
+from driftline.receiver.ingest import Ingester, TransformingLog
 from driftline.receiver.validate import inspect, parse_request
 from driftline.signals import Signal
 
@@ -214,3 +214,18 @@ def test_bad_processor_config_is_a_clear_error(
     with pytest.raises(ConfigError) as raised:
         load_config(write(tmp_path, f"processors:\n  {yaml_text}\n"))
     assert any(p.startswith(problem) for p in raised.value.problems), raised.value.problems
+
+
+def test_requests_written_past_the_receivers_get_the_same_transform() -> None:
+    log = ListLog()
+    transform = build_ingest_transform(config(REDACT), DriftVerdictCache())
+    assert transform is not None
+    transforming = TransformingLog(log, transform)
+    clean = logs("all good").SerializeToString()
+    dirty = logs("label for a@b.io").SerializeToString()
+    transforming.submit(int(Signal.LOGS), clean).result()
+    transforming.submit(int(Signal.LOGS), dirty).result()
+    assert log.payloads[0] is clean
+    stored = parse_request(Signal.LOGS, log.payloads[1])
+    body = stored.resource_logs[0].scope_logs[0].log_records[0].body  # type: ignore[attr-defined]
+    assert body.string_value == "label for [redacted:email]"
