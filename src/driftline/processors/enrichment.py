@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from opentelemetry.proto.trace.v1 import trace_pb2
+
 from driftline import semconv
 from driftline.config.model import SloConfig
 from driftline.config.processors import AttributeValue, EnrichmentConfig
@@ -35,8 +37,10 @@ class Enricher:
     """Callable on a decoded request: `enricher(signal, request) -> changed`."""
 
     __slots__ = (
+        "_blobs",
         "_cache",
         "_normalize",
+        "_owned",
         "_per_span",
         "_resource_static",
         "_slo_ns",
@@ -51,6 +55,7 @@ class Enricher:
         cache: DriftVerdictCache | None = None,
     ) -> None:
         self._normalize = config.normalize_model
+        self._blobs = _SpanAttributeBlobs()
         self._cache = cache if config.drift else None
         self._slo_ns: dict[tuple[str, str], int] = {}
         if config.slo:
@@ -60,6 +65,7 @@ class Enricher:
         self._resource_static = tuple(config.static_attributes.resource.items())
         owned = {semconv.DRIFTLINE_SLO_BREACHED, semconv.DRIFTLINE_DRIFT_DETECTED}
         owned |= {semconv.DRIFTLINE_DRIFT_SHARE, *config.static_attributes.span}
+        self._owned = frozenset(owned)
         self._span_keys = identity.SPAN_KEYS | _IDENTITY_OUT | owned
         self._per_span = bool(
             self._normalize or self._slo_ns or self._cache is not None or self._span_static
@@ -92,44 +98,70 @@ class Enricher:
         resource: tuple[str, str],
         verdicts: dict[tuple[str, str], DriftVerdict | None],
     ) -> bool:
-        attributes = span.attributes
-        found = identity.collect(attributes, self._span_keys)
-        changed = False
-        for key, value in self._span_static:
-            _set(_slot(attributes, found, key).value, value)
-            changed = True
+        found = identity.collect(span.attributes, self._span_keys)
+        values: list[tuple[str, AttributeValue]] = list(self._span_static)
         name, version = identity.span_identity(found, resource)
-        if not name:
-            return changed
-        if self._normalize:
-            if semconv.ML_MODEL_NAME not in found:
-                attributes.add(key=semconv.ML_MODEL_NAME).value.string_value = name
-                changed = True
-            if version and semconv.ML_MODEL_VERSION not in found:
-                attributes.add(key=semconv.ML_MODEL_VERSION).value.string_value = version
-                changed = True
-        if self._slo_ns:
-            threshold = self._slo_ns.get((name, version))
-            if threshold is None:
-                threshold = self._slo_ns.get((name, ""))
-            if threshold is not None:
-                duration = max(span.end_time_unix_nano - span.start_time_unix_nano, 0)
-                slot = _slot(attributes, found, semconv.DRIFTLINE_SLO_BREACHED)
-                slot.value.bool_value = duration > threshold
-                changed = True
-        if self._cache is not None:
-            model = (name, version)
-            if model in verdicts:
-                verdict = verdicts[model]
-            else:
-                verdict = verdicts[model] = self._cache.get(name, version)
-            if verdict is not None:
-                detected = _slot(attributes, found, semconv.DRIFTLINE_DRIFT_DETECTED)
-                detected.value.bool_value = verdict.detected
-                share = _slot(attributes, found, semconv.DRIFTLINE_DRIFT_SHARE)
-                share.value.double_value = verdict.share
-                changed = True
-        return changed
+        if name:
+            if self._normalize:
+                if semconv.ML_MODEL_NAME not in found:
+                    values.append((semconv.ML_MODEL_NAME, name))
+                if version and semconv.ML_MODEL_VERSION not in found:
+                    values.append((semconv.ML_MODEL_VERSION, version))
+            if self._slo_ns:
+                threshold = self._slo_ns.get((name, version))
+                if threshold is None:
+                    threshold = self._slo_ns.get((name, ""))
+                if threshold is not None:
+                    duration = span.end_time_unix_nano - span.start_time_unix_nano
+                    values.append((semconv.DRIFTLINE_SLO_BREACHED, duration > threshold))
+            if self._cache is not None:
+                model = (name, version)
+                if model in verdicts:
+                    verdict = verdicts[model]
+                else:
+                    verdict = verdicts[model] = self._cache.get(name, version)
+                if verdict is not None:
+                    values.append((semconv.DRIFTLINE_DRIFT_DETECTED, verdict.detected))
+                    values.append((semconv.DRIFTLINE_DRIFT_SHARE, verdict.share))
+        if not values:
+            return False
+        if self._owned.isdisjoint(found):
+            # The common case: none of these keys on the span yet. Their encoding is appended
+            # in one merge (a repeated field concatenates), several times faster than building
+            # the nested messages field by field.
+            span.MergeFromString(self._blobs.get(tuple(values)))
+        else:
+            for key, value in values:
+                kv = found.get(key)
+                if kv is None:
+                    kv = found[key] = span.attributes.add(key=key)
+                _set(kv.value, value)
+        return True
+
+
+class _SpanAttributeBlobs:
+    """Encoded `Span.attributes` entries for a sequence of (key, value), cached: names,
+    versions, breach flags and verdicts repeat across spans."""
+
+    __slots__ = ("_cache",)
+
+    _MAX_ENTRIES: Final = 4096  # combinations are few; a bound all the same
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[tuple[str, str, AttributeValue], ...], bytes] = {}
+
+    def get(self, values: tuple[tuple[str, AttributeValue], ...]) -> bytes:
+        # (True, 1 and 1.0 are equal as keys but encode differently: keep the type apart.)
+        cache_key = tuple((key, type(value).__name__, value) for key, value in values)
+        blob = self._cache.get(cache_key)
+        if blob is None:
+            if len(self._cache) >= self._MAX_ENTRIES:
+                self._cache.clear()
+            span = trace_pb2.Span()
+            for key, value in values:
+                _set(span.attributes.add(key=key).value, value)
+            blob = self._cache[cache_key] = span.SerializeToString()
+        return blob
 
 
 def _slot(attributes: Any, found: dict[str, Any], key: str) -> Any:
