@@ -17,14 +17,15 @@ Speed: when the rules allow it (no user regex), the serialized request is search
 the configured key names and the built-in patterns' byte-level twins — and a request that
 cannot contain a match is left alone without walking it (the common case: no personal data).
 When it may, the same test runs on each span, log record or metric's own bytes, and only the
-items that may match are walked. Strings inside a protobuf are stored as contiguous UTF-8, so
-such a search misses nothing (see patterns.py).
+items that may match are walked (until most items turn out to match: then all are walked).
+Strings inside a protobuf are stored as contiguous UTF-8, so such a search misses nothing (see
+patterns.py).
 """
 
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, Final
 
 from driftline.config.processors import RedactionConfig
 from driftline.processors import walk
@@ -32,6 +33,7 @@ from driftline.processors.patterns import Rule, Scanner
 from driftline.signals import Signal
 
 HASH_PREFIX = "sha256:"
+_ADAPT_AFTER: Final = 32  # items tested before deciding whether the per-item test pays
 
 
 class Hasher:
@@ -70,9 +72,16 @@ class Redactor:
             return False
         changed = False
         scan_bodies = signal is Signal.LOGS and self._scanner is not None
+        checked = hits = 0
         for item, lists in walk.items(signal, request):
-            if item is not None and filtered and not self.may_match(item.SerializeToString()):
-                continue
+            if item is not None and filtered:
+                checked += 1
+                if not self.may_match(item.SerializeToString()):
+                    continue
+                hits += 1
+                # Most items may match: the test costs more than it saves, walk them all.
+                if checked >= _ADAPT_AFTER and 2 * hits > checked:
+                    filtered = False
             for attributes in lists:
                 if attributes and self._attributes(attributes):
                     changed = True
