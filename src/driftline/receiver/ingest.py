@@ -88,6 +88,9 @@ class Ingester:
                 inspection = await asyncio.to_thread(decode)
             else:
                 inspection = decode()
+            if inspection.request is not None:
+                # The parsed message is not needed past here: free it before the WAL wait.
+                inspection = dataclasses.replace(inspection, request=None)
             if inspection.accepted:
                 future = self._log.submit(int(otlp.signal), inspection.payload)
                 # shield: a client hanging up must not cancel the WAL's own future.

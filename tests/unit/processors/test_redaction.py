@@ -250,3 +250,16 @@ def test_masks_name_their_rule() -> None:
     request = traces({"m": "x@y.io"})
     redact(RedactionConfig(patterns=(PatternConfig(name="mail", regex=r"\S+@\S+"),)), request)
     assert re.fullmatch(r"\[redacted:mail\]", span_attrs(request)["m"])
+
+
+@pytest.mark.parametrize("dirty", [range(0, 200, 50), range(40), [*range(40), 199]])
+def test_each_item_is_tested_on_its_own_bytes_and_none_is_missed(dirty: range | list[int]) -> None:
+    """Sparse matches (only those spans walked), dense ones (the per-item test switches off
+    after a while), and a match after the switch."""
+    marked = set(dirty)
+    request = traces(
+        *({"msg": f"u{i}@example.com" if i in marked else f"clean {i}"} for i in range(200))
+    )
+    assert redact(RedactionConfig(patterns=(EMAIL,)), request)
+    got = [span_attrs(request, i)["msg"] for i in range(200)]
+    assert got == ["[redacted:email]" if i in marked else f"clean {i}" for i in range(200)]
