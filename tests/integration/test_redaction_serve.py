@@ -293,3 +293,21 @@ def test_labels_recorded_through_the_query_api_are_redacted_too(server: ServerPr
     server.wait_for(f"SELECT count() FROM ml_labels WHERE ModelName = '{model}'", 1)
     label = server.scalar(f"SELECT LabelClass FROM ml_labels WHERE ModelName = '{model}'")
     assert label == "[redacted:email]"
+
+
+def test_changed_requests_are_counted_on_metrics(server: ServerProcess) -> None:
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(
+        BatchSpanProcessor(OTLPSpanExporter(endpoint=server.endpoints["otlp_grpc"], insecure=True))
+    )
+    with tracer_provider.get_tracer("t").start_as_current_span("s") as span:
+        span.set_attribute("who", "bob@example.com")
+    tracer_provider.shutdown()
+    with urllib.request.urlopen(f"http://{server.endpoints['metrics']}/metrics", timeout=30) as r:
+        text = r.read().decode()
+    [line] = [
+        line
+        for line in text.splitlines()
+        if line.startswith('driftline_receiver_transformed_requests_total{signal="traces"}')
+    ]
+    assert float(line.split()[-1]) >= 1

@@ -141,6 +141,7 @@ def _transformed(
         and request is not None
         and transform(signal, request, inspection.payload)
     ):
+        telemetry.RECEIVER_TRANSFORMED.labels(signal.name.lower()).inc()
         return dataclasses.replace(inspection, payload=request.SerializeToString())
     return inspection
 
