@@ -59,6 +59,11 @@ def luhn_valid(text: str) -> bool:
     return total % 10 == 0
 
 
+# What a hash written by redaction looks like (redaction.py renders it).
+HASH_MARK: Final = "sha256:"
+HASHED: Final = re.compile(r"sha256:[0-9a-f]{64}")
+
+
 @dataclass(frozen=True, slots=True)
 class Builtin:
     regex: str
@@ -112,30 +117,42 @@ class Scanner:
 
     def rewrite(self, text: str, replace: Callable[[Rule, str], str]) -> str | None:
         """`text` with each accepted match replaced by `replace(rule, match)`; None when no
-        match was accepted (the common case: one substring test or failed search per rule)."""
-        result: str | None = None
-        for rule in self._rules:
-            current = text if result is None else result
-            if len(current) < rule.min_length or (rule.needle and rule.needle not in current):
+        match was accepted (the common case: one substring test or failed search per rule).
+
+        Every rule looks at the original text, never at another rule's output (a hash's hex
+        digits must not be taken for a card number). Where matches overlap, the one starting
+        first wins, then the rule listed first. A hash driftline wrote (`sha256:<64 hex>`) is
+        left alone, so redacting twice changes nothing."""
+        found: list[tuple[int, int, int, Rule | None]] = []
+        if HASH_MARK in text:
+            found += [(m.start(), m.end(), -1, None) for m in HASHED.finditer(text)]
+        accepted = False
+        for order, rule in enumerate(self._rules):
+            if len(text) < rule.min_length or (rule.needle and rule.needle not in text):
                 continue
-            if rule.pattern.search(current) is None:
-                continue
-            rewritten = _rewrite(rule, current, replace)
-            if rewritten is not None:
-                result = rewritten
-        return result
-
-
-def _rewrite(rule: Rule, text: str, replace: Callable[[Rule, str], str]) -> str | None:
-    changed = False
-
-    def substitute(match: re.Match[str]) -> str:
-        nonlocal changed
-        found = match.group()
-        if rule.check is not None and not rule.check(found):
-            return found
-        changed = True
-        return replace(rule, found)
-
-    rewritten = rule.pattern.sub(substitute, text)
-    return rewritten if changed else None
+            for match in rule.pattern.finditer(text):
+                start, end = match.span()
+                if start == end or (rule.check is not None and not rule.check(match.group())):
+                    continue
+                found.append((start, end, order, rule))
+                accepted = True
+        if not accepted:
+            return None
+        found.sort(key=lambda hit: (hit[0], hit[2]))
+        parts: list[str] = []
+        position = 0
+        changed = False
+        for start, end, _order, hit in found:
+            if start < position:
+                continue  # inside a match already taken
+            parts.append(text[position:start])
+            if hit is None:
+                parts.append(text[start:end])
+            else:
+                parts.append(replace(hit, text[start:end]))
+                changed = True
+            position = end
+        if not changed:
+            return None
+        parts.append(text[position:])
+        return "".join(parts)

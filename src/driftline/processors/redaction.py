@@ -29,10 +29,10 @@ from typing import Any, Final
 
 from driftline.config.processors import RedactionConfig
 from driftline.processors import walk
-from driftline.processors.patterns import Rule, Scanner
+from driftline.processors.patterns import HASH_MARK, HASHED, Rule, Scanner
 from driftline.signals import Signal
 
-HASH_PREFIX = "sha256:"
+HASH_PREFIX: Final = HASH_MARK
 _ADAPT_AFTER: Final = 32  # items tested before deciding whether the per-item test pays
 
 
@@ -180,6 +180,8 @@ class Redactor:
                 if self._hash_value(kv.value):
                     changed = True
             return changed
+        if kind == "string_value" and HASHED.fullmatch(value.string_value):
+            return False  # hashed already (by an upstream driftline, or sent that way)
         value.string_value = self._hasher(_canonical_bytes(value, kind))
         return True
 

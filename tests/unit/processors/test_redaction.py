@@ -263,3 +263,55 @@ def test_each_item_is_tested_on_its_own_bytes_and_none_is_missed(dirty: range | 
     assert redact(RedactionConfig(patterns=(EMAIL,)), request)
     got = [span_attrs(request, i)["msg"] for i in range(200)]
     assert got == ["[redacted:email]" if i in marked else f"clean {i}" for i in range(200)]
+
+
+def _card_in_hash() -> str:
+    """An e-mail whose salted hash holds a Luhn-valid run of 13+ decimal digits."""
+    card = re.compile(r"(?<![0-9])[0-9]{13,19}(?![0-9])")
+    for i in range(100_000):
+        email = f"user{i}@example.com"
+        digest = sha(email, salt="s")
+        if any(luhn_valid(m.group()) for m in card.finditer(digest)):
+            return email
+    raise AssertionError("no such e-mail in range")
+
+
+def test_rules_see_the_original_text_not_each_others_output() -> None:
+    email = _card_in_hash()
+    request = traces({"msg": f"to {email}"})
+    config = RedactionConfig(patterns=(PatternConfig(name="email", action="hash"), CARD), salt="s")
+    assert redact(config, request)
+    assert span_attrs(request)["msg"] == f"to {sha(email, salt='s')}"
+
+
+def test_overlapping_matches_the_earliest_wins_then_the_first_rule() -> None:
+    config = RedactionConfig(
+        patterns=(
+            EMAIL,
+            PatternConfig(name="user", regex=r"id=\S+"),
+            PatternConfig(name="at", regex="@"),
+        )
+    )
+    request = traces({"a": "id=bob@example.com end", "b": "mail bob@example.com"})
+    redact(config, request)
+    assert span_attrs(request)["a"] == "[redacted:user] end"  # starts first
+    assert span_attrs(request)["b"] == "mail [redacted:email]"  # same start: email listed first
+
+
+def test_redacting_twice_changes_nothing() -> None:
+    config = RedactionConfig(
+        hash_keys=("user.id",),
+        patterns=(PatternConfig(name="email", action="hash"), CARD),
+    )
+    request = traces({"user.id": "u-1", "msg": "a@b.io paid 4111111111111111"})
+    assert redact(config, request)
+    once = request.SerializeToString()
+    assert not redact(config, request)
+    assert request.SerializeToString() == once
+
+
+def test_a_regex_that_can_match_empty_inserts_nothing() -> None:
+    request = traces({"m": "xyz"})
+    config = RedactionConfig(patterns=(PatternConfig(name="ahead", regex="(?=y)"),))
+    assert not redact(config, request)
+    assert span_attrs(request)["m"] == "xyz"
