@@ -229,3 +229,13 @@ def test_requests_written_past_the_receivers_get_the_same_transform() -> None:
     stored = parse_request(Signal.LOGS, log.payloads[1])
     body = stored.resource_logs[0].scope_logs[0].log_records[0].body  # type: ignore[attr-defined]
     assert body.string_value == "label for [redacted:email]"
+
+
+def test_the_documented_examples_load(tmp_path: Path) -> None:
+    """Every YAML block of docs/processors.md is a valid configuration."""
+    docs = Path(__file__).parents[3] / "docs" / "processors.md"
+    blocks = docs.read_text().split("```yaml\n")[1:]
+    assert len(blocks) == 2
+    for block in blocks:
+        cfg = load_config(write(tmp_path, block.split("```")[0]), environ={})
+        assert cfg.processors != ProcessorsConfig()
