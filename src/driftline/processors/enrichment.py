@@ -148,11 +148,13 @@ class _SpanAttributeBlobs:
     _MAX_ENTRIES: Final = 4096  # combinations are few; a bound all the same
 
     def __init__(self) -> None:
-        self._cache: dict[tuple[tuple[str, str, AttributeValue], ...], bytes] = {}
+        self._cache: dict[tuple[tuple[str, AttributeValue], ...], bytes] = {}
 
     def get(self, values: tuple[tuple[str, AttributeValue], ...]) -> bytes:
-        # (True, 1 and 1.0 are equal as keys but encode differently: keep the type apart.)
-        cache_key = tuple((key, type(value).__name__, value) for key, value in values)
+        # True, 1 and 1.0 are equal dict keys but encode differently; here each attribute key
+        # always carries one type (bool flags, a double share, string identities, static
+        # values fixed by the config), so (key, value) pairs are unambiguous as they are.
+        cache_key = values
         blob = self._cache.get(cache_key)
         if blob is None:
             if len(self._cache) >= self._MAX_ENTRIES:
