@@ -30,6 +30,7 @@ from driftline.config.model import DriftlineConfig
 from driftline.errors import WalFullError
 from driftline.export.clickhouse.sink import CURSOR as CLICKHOUSE_CURSOR
 from driftline.export.clickhouse.sink import ClickHouseSink, Record
+from driftline.processors import DriftVerdictCache, build_ingest_transform
 from driftline.signals import Signal
 from driftline.storage.client import Target, connect
 from driftline.storage.inserter import ProtobufInserter
@@ -119,6 +120,8 @@ class RunningService:
     # Called after each derived drift computation with (model, version, detected, share),
     # e.g. by the enrichment cache; the first round runs one `derived.interval` after start.
     drift_listeners: list[Any] = field(default_factory=list)
+    # Latest drift verdict per model: the derived drift rounds update it, enrichment reads it.
+    drift_cache: DriftVerdictCache = field(default_factory=DriftVerdictCache)
 
     def on_drift(self, model: str, version: str, detected: bool, share: float) -> None:
         for listener in self.drift_listeners:
@@ -208,6 +211,7 @@ async def start(cfg: DriftlineConfig) -> RunningService:
     # Imports of the servers stay local: they pull in grpc/aiohttp, which the CLI's
     # check-config path does not need.
     from driftline.api.server import start_query_server
+    from driftline.receiver.ingest import TransformingLog
     from driftline.receiver.otlp_grpc import start_otlp_grpc_server
     from driftline.receiver.otlp_http import start_otlp_http_server
 
@@ -226,20 +230,29 @@ async def start(cfg: DriftlineConfig) -> RunningService:
     )
     sink.start()
     service = RunningService(cfg, wal, sink)
+    service.drift_listeners.append(
+        lambda model, version, detected, share: service.drift_cache.update(
+            model, version, detected, share, time.time()
+        )
+    )
 
     durable = BackpressureLog(wal, ch.max_lag_mib << 20, cfg.wal.retry_after_s)
     otlp = cfg.receivers.otlp
-    grpc_server, grpc_port = await start_otlp_grpc_server(durable, otlp)
+    # Redaction (and enrichment with apply_to: both) before the WAL; None: nothing configured.
+    ingest_transform = build_ingest_transform(cfg, service.drift_cache)
+    grpc_server, grpc_port = await start_otlp_grpc_server(durable, otlp, transform=ingest_transform)
     service.closers.append(grpc_server)
     service.endpoints["otlp_grpc"] = f"{_host(otlp.protocols.grpc.endpoint)}:{grpc_port}"
-    http_runner, http_port = await start_otlp_http_server(durable, otlp)
+    http_runner, http_port = await start_otlp_http_server(durable, otlp, transform=ingest_transform)
     service.closers.append(http_runner)
     service.endpoints["otlp_http"] = f"{_host(otlp.protocols.http.endpoint)}:{http_port}"
 
+    # Labels recorded through the query API reach the WAL past the receivers: same transform.
+    label_log = durable if ingest_transform is None else TransformingLog(durable, ingest_transform)
     query_server, query_port = await start_query_server(
         cfg.query,
         lambda: connect(target),
-        label_log=durable,
+        label_log=label_log,
         database=target.database,
         slos=cfg.analysis.slos,
     )

@@ -31,6 +31,12 @@ RECEIVER_REQUESTS: Final = Counter(
     ["signal", "transport", "code"],
     registry=REGISTRY,
 )
+RECEIVER_TRANSFORMED: Final = Counter(
+    "driftline_receiver_transformed_requests",
+    "Export requests the ingest processors (redaction; enrichment with apply_to: both) changed.",
+    ["signal"],
+    registry=REGISTRY,
+)
 RECEIVER_LATENCY: Final = Histogram(
     "driftline_receiver_request_duration_seconds",
     "Time from request arrival to the answer, including the durable WAL append.",

@@ -13,6 +13,7 @@ from typing import Final, Literal
 
 from driftline.config.alerts import AlertsConfig
 from driftline.config.derived import DerivedConfig
+from driftline.config.processors import ProcessorsConfig
 
 DEFAULT_DATA_DIR: Final = "./driftline-data"
 DEFAULT_OTLP_GRPC: Final = "127.0.0.1:4317"
@@ -301,6 +302,7 @@ class DriftlineConfig:
     telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
     derived: DerivedConfig = field(default_factory=DerivedConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    processors: ProcessorsConfig = field(default_factory=ProcessorsConfig)
 
     def validate(self) -> list[str]:
         return (
@@ -312,6 +314,7 @@ class DriftlineConfig:
             + self.analysis.validate("analysis")
             + self.derived.validate("derived")
             + self.alerts.validate("alerts", frozenset(s.model for s in self.analysis.slos))
+            + self.processors.validate("processors")
         )
 
     @property

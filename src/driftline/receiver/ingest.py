@@ -3,12 +3,18 @@
 The receivers hand each request to a `DurableLog` (the WAL) and answer only once the returned
 future resolves, so an OK always means "on disk". What is stored is the serialized protobuf
 Export*ServiceRequest; on the hot path (gRPC, nothing invalid) those are the received bytes.
+
+An optional ingest transform (driftline.processors: redaction, enrichment with `apply_to: both`)
+runs after validation and before the WAL; the request is re-serialized only when it reports a
+change. Without one, nothing differs from the path above.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -16,15 +22,19 @@ from dataclasses import dataclass
 from typing import Final, Literal, Protocol
 
 from driftline import telemetry
+from driftline.processors import IngestTransform
 from driftline.receiver._otlp import OtlpSignal
 from driftline.receiver.status import Failure, classify
-from driftline.receiver.validate import Inspection
+from driftline.receiver.validate import Inspection, parse_request
+from driftline.signals import Signal
 
 _log = logging.getLogger(__name__)
 
 # Decoding a request larger than this runs in a worker thread, so that one huge request does
 # not stall every other connection of the event loop for the whole parse.
 INLINE_DECODE_MAX_BYTES: Final = 1 << 20
+# With a transform, decoding also walks every attribute: a lower bound keeps the loop responsive.
+INLINE_TRANSFORM_MAX_BYTES: Final = 64 << 10
 
 Transport = Literal["grpc", "http"]
 
@@ -48,11 +58,17 @@ class Outcome:
 class Ingester:
     """Shared by the gRPC and HTTP receivers; records the receiver metrics."""
 
-    __slots__ = ("_log", "max_attributes")
+    __slots__ = ("_inline_max", "_log", "_transform", "max_attributes")
 
-    def __init__(self, log: DurableLog, *, max_attributes: int) -> None:
+    def __init__(
+        self, log: DurableLog, *, max_attributes: int, transform: IngestTransform | None = None
+    ) -> None:
         self._log = log
         self.max_attributes = max_attributes
+        self._transform = transform
+        self._inline_max = (
+            INLINE_DECODE_MAX_BYTES if transform is None else INLINE_TRANSFORM_MAX_BYTES
+        )
 
     async def export(
         self,
@@ -65,11 +81,16 @@ class Ingester:
         """Run `decode` (which may raise driftline errors), then make the kept items durable."""
         started = time.perf_counter()
         inspection: Inspection | None = None
+        if self._transform is not None:
+            decode = functools.partial(_transformed, decode, otlp.signal, self._transform)
         try:
-            if size > INLINE_DECODE_MAX_BYTES:
+            if size > self._inline_max:
                 inspection = await asyncio.to_thread(decode)
             else:
                 inspection = decode()
+            if inspection.request is not None:
+                # The parsed message is not needed past here: free it before the WAL wait.
+                inspection = dataclasses.replace(inspection, request=None)
             if inspection.accepted:
                 future = self._log.submit(int(otlp.signal), inspection.payload)
                 # shield: a client hanging up must not cancel the WAL's own future.
@@ -107,3 +128,37 @@ class Ingester:
             time.perf_counter() - started
         )
         return Outcome(failure=failure)
+
+
+def _transformed(
+    decode: Callable[[], Inspection], signal: Signal, transform: IngestTransform
+) -> Inspection:
+    """Decode, then apply the ingest transform to what was kept; re-serialize on a change."""
+    inspection = decode()
+    request = inspection.request
+    if (
+        inspection.accepted
+        and request is not None
+        and transform(signal, request, inspection.payload)
+    ):
+        telemetry.RECEIVER_TRANSFORMED.labels(signal.name.lower()).inc()
+        return dataclasses.replace(inspection, payload=request.SerializeToString())
+    return inspection
+
+
+class TransformingLog:
+    """A DurableLog that applies the ingest transform to each payload before passing it on,
+    for writers that build requests themselves (RecordLabels) rather than through a receiver."""
+
+    __slots__ = ("_log", "_transform")
+
+    def __init__(self, log: DurableLog, transform: IngestTransform) -> None:
+        self._log = log
+        self._transform = transform
+
+    def submit(self, kind: int, payload: bytes) -> concurrent.futures.Future[int]:
+        signal = Signal(kind)
+        request = parse_request(signal, payload)
+        if self._transform(signal, request, payload):
+            payload = request.SerializeToString()
+        return self._log.submit(kind, payload)

@@ -16,6 +16,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from driftline.config.model import GrpcReceiverConfig, OtlpReceiverConfig, TLSConfig
 from driftline.errors import ConfigError
+from driftline.processors import IngestTransform
 from driftline.receiver._otlp import OTLP_SIGNALS, OtlpSignal
 from driftline.receiver.auth import BearerAuth
 from driftline.receiver.ingest import DurableLog, Ingester
@@ -30,10 +31,11 @@ ExportMethod = Callable[[bytes, Any], Awaitable[bytes]]
 
 
 def build_otlp_grpc_handlers(
-    log: DurableLog, config: OtlpReceiverConfig
+    log: DurableLog, config: OtlpReceiverConfig, *, transform: IngestTransform | None = None
 ) -> list[grpc.GenericRpcHandler]:
-    """Generic handlers for the three OTLP `Export` methods, for a `grpc.aio` server."""
-    ingester = Ingester(log, max_attributes=config.max_attributes_per_item)
+    """Generic handlers for the three OTLP `Export` methods, for a `grpc.aio` server.
+    `transform` (driftline.processors) runs on every accepted request before the WAL."""
+    ingester = Ingester(log, max_attributes=config.max_attributes_per_item, transform=transform)
     auth = BearerAuth(config.auth_token)
     return [
         grpc.method_handlers_generic_handler(
@@ -90,6 +92,8 @@ async def start_otlp_grpc_server(
     log: DurableLog,
     config: OtlpReceiverConfig,
     health_servicer: health.aio.HealthServicer | None = None,
+    *,
+    transform: IngestTransform | None = None,
 ) -> tuple[grpc.aio.Server, int]:
     """Start the OTLP/gRPC server on `config.protocols.grpc.endpoint`; return it and its port.
 
@@ -105,7 +109,7 @@ async def start_otlp_grpc_server(
             ("grpc.so_reuseport", 0),  # never share a port with another process by accident
         ]
     )
-    server.add_generic_rpc_handlers(build_otlp_grpc_handlers(log, config))
+    server.add_generic_rpc_handlers(build_otlp_grpc_handlers(log, config, transform=transform))
     services = [otlp.grpc_service for otlp in OTLP_SIGNALS.values()]
     if health_servicer is None:
         health_servicer = health.aio.HealthServicer()

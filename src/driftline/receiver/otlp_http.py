@@ -21,6 +21,7 @@ from google.protobuf.message import Message
 
 from driftline.config.model import OtlpReceiverConfig, TLSConfig
 from driftline.errors import ConfigError, InvalidInputError, TooLargeError
+from driftline.processors import IngestTransform
 from driftline.receiver import otlp_json
 from driftline.receiver._otlp import OTLP_SIGNALS, OtlpSignal
 from driftline.receiver.auth import BearerAuth
@@ -50,12 +51,15 @@ def build_otlp_http_app(
     log: DurableLog,
     config: OtlpReceiverConfig,
     extra_routes: Iterable[web.AbstractRouteDef] = (),
+    *,
+    transform: IngestTransform | None = None,
 ) -> web.Application:
     """The OTLP/HTTP application. Run it with `auto_decompress=False` on the runner (as
-    `start_otlp_http_server` does): this app decodes Content-Encoding itself, with a bound."""
+    `start_otlp_http_server` does): this app decodes Content-Encoding itself, with a bound.
+    `transform` (driftline.processors) runs on every accepted request before the WAL."""
     limit = config.protocols.http.max_request_body_size_mib * MIB
     app = web.Application(client_max_size=limit)
-    ingester = Ingester(log, max_attributes=config.max_attributes_per_item)
+    ingester = Ingester(log, max_attributes=config.max_attributes_per_item, transform=transform)
     auth = BearerAuth(config.auth_token)
     for otlp in OTLP_SIGNALS.values():
         app.router.add_post(otlp.http_path, _export_handler(ingester, auth, otlp, limit))
@@ -68,6 +72,8 @@ async def start_otlp_http_server(
     log: DurableLog,
     config: OtlpReceiverConfig,
     extra_routes: Iterable[web.AbstractRouteDef] = (),
+    *,
+    transform: IngestTransform | None = None,
 ) -> tuple[web.AppRunner, int]:
     """Serve OTLP/HTTP on `config.protocols.http.endpoint`; return the runner and bound port.
 
@@ -76,7 +82,7 @@ async def start_otlp_http_server(
     http_config = config.protocols.http
     ssl_context = _ssl_context(http_config.tls) if http_config.tls.enabled else None
     host, port = _split_endpoint(http_config.endpoint)
-    app = build_otlp_http_app(log, config, extra_routes)
+    app = build_otlp_http_app(log, config, extra_routes, transform=transform)
     runner = web.AppRunner(app, auto_decompress=False, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port, ssl_context=ssl_context, reuse_port=False)

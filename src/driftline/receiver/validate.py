@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any, Final
 
@@ -51,6 +51,8 @@ class Inspection:
     accepted: int  # items kept in `payload`
     rejected: int  # items taken out
     error_message: str = ""  # English, for partial_success; "" when nothing was rejected
+    # The decoded request `payload` serializes (for the ingest processors); kept, not copied.
+    request: Message | None = field(default=None, compare=False, repr=False)
 
 
 def inspect(signal: Signal, data: bytes, max_attributes: int) -> Inspection:
@@ -84,7 +86,7 @@ def _check(
     total, reasons = _SCANS[signal](request, max_attributes)
     if not reasons:
         payload = original if original is not None else request.SerializeToString()
-        return Inspection(payload, total, 0)
+        return Inspection(payload, total, 0, request=request)
     rejected = sum(reasons.values())
     item_name = signal.item_name.replace("_", " ")
     details = "; ".join(f"{count} {reason}" for reason, count in reasons.most_common())
@@ -93,6 +95,7 @@ def _check(
         total - rejected,
         rejected,
         f"rejected {rejected} of {total} {item_name}: {details}",
+        request=request,
     )
 
 

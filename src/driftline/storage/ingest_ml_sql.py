@@ -91,19 +91,17 @@ def _first_text(candidates: list[tuple[str, str]]) -> str:
     return f"coalesce({parts}, '')"
 
 
+def _identity(span_keys: tuple[str, ...], resource_keys: tuple[str, ...]) -> str:
+    span = [("s.attributes", key) for key in span_keys]
+    return _first_text([*span, *(("rs.resource.attributes", key) for key in resource_keys)])
+
+
 def _model_name() -> str:
-    span = [("s.attributes", key) for key in semconv.MODEL_NAME_KEYS]
-    return _first_text([*span, ("rs.resource.attributes", semconv.ML_MODEL_NAME)])
+    return _identity(semconv.MODEL_NAME_SPAN_KEYS, semconv.MODEL_NAME_RESOURCE_KEYS)
 
 
 def _model_version() -> str:
-    return _first_text(
-        [
-            ("s.attributes", semconv.ML_MODEL_VERSION),
-            ("rs.resource.attributes", semconv.ML_MODEL_VERSION),
-            ("rs.resource.attributes", "service.version"),
-        ]
-    )
+    return _identity(semconv.MODEL_VERSION_SPAN_KEYS, semconv.MODEL_VERSION_RESOURCE_KEYS)
 
 
 def _span_identity() -> list[tuple[str, str]]:
