@@ -297,6 +297,12 @@ def _ml_tables(ctx: DdlContext) -> list[str]:
     return ml_tables(ctx)
 
 
+def _run_tables(ctx: DdlContext) -> list[str]:
+    from driftline.storage.schema_runs import run_tables  # builds on DdlContext, like schema_ml
+
+    return run_tables(ctx)
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
@@ -314,6 +320,7 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(3, "otel_logs", _logs),
     Migration(4, "otel_metrics_gauge|sum|histogram|exponential_histogram|summary", _otel_metrics),
     Migration(5, "ml_inferences, ml_features, ml_labels", _ml_tables),
+    Migration(7, "ml_runs, ml_run_metrics, ml_run_latest, ml_run_liveness", _run_tables),
 )
 
 
