@@ -113,7 +113,8 @@ def test_a_run_round_trips_exactly(db: tuple[Client, str], inserter: ProtobufIns
     history = runs_query.metric_history(
         db[0], db[1], run.id, ["loss"], min_step=10, max_step=19, max_points=1000, timeout_s=60
     )
-    assert [(p.step, p.value) for p in history["loss"]] == [
+    series = history["loss"]
+    assert list(zip(series.steps, series.values, strict=True)) == [
         (s, v) for k, s, v in logged if k == "loss" and 10 <= s <= 19
     ]
 

@@ -8,6 +8,7 @@ driftline sql "SELECT …" [--json]                      read-only SQL through t
 driftline models | trace ID | logs | label               browse models, traces, logs; add labels
 driftline query latency|drift|performance …             the monitoring answers
 driftline report drift --html FILE …                    a drift report with distribution plots
+driftline runs list|show|compare …                      tracked experiment runs (MLflow filters)
 """
 
 from __future__ import annotations
@@ -120,13 +121,14 @@ def build_parser() -> argparse.ArgumentParser:
     schema.set_defaults(func=_cmd_schema)
 
     try:
-        from driftline.cli import explore, query, sql
+        from driftline.cli import explore, query, runs, sql
     except ImportError:  # the query API's generated code is missing (run `make proto`)
         pass
     else:
         sql.add_parser(sub)
         explore.add_parsers(sub)
         query.add_parsers(sub)
+        runs.add_parsers(sub)
     return parser  # fmt: skip
 
 

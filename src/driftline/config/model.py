@@ -274,6 +274,19 @@ class QueryConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RunsConfig:
+    """`runs`: experiment-run tracking. A run with no end event is CRASHED once nothing arrived
+    from it for `heartbeat_timeout` (or 3 of its own heartbeat intervals, if longer)."""
+
+    heartbeat_timeout_s: float = 60.0  # YAML key `heartbeat_timeout`, e.g. 60s
+
+    def validate(self, path: str) -> list[str]:
+        if self.heartbeat_timeout_s <= 0:
+            return [f"{path}.heartbeat_timeout: must be > 0"]
+        return []
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TelemetryConfig:
     """`telemetry`: driftline's own Prometheus endpoint and log level."""
 
@@ -296,6 +309,7 @@ class DriftlineConfig:
     query: QueryConfig = field(default_factory=QueryConfig)
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
     telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
+    runs: RunsConfig = field(default_factory=RunsConfig)
 
     def validate(self) -> list[str]:
         return (
@@ -305,6 +319,7 @@ class DriftlineConfig:
             + self.query.validate("query")
             + self.telemetry.validate("telemetry")
             + self.analysis.validate("analysis")
+            + self.runs.validate("runs")
         )
 
     @property

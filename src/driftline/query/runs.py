@@ -59,10 +59,12 @@ class RunInfo:
 
 
 @dataclass(frozen=True)
-class MetricPoint:
-    step: int
-    timestamp_ns: int
-    value: float
+class MetricSeries:
+    """One key's points, columnar, in (step, timestamp) order."""
+
+    steps: list[int]
+    timestamps_ns: list[int]
+    values: list[float]
 
 
 def _rows(client: Client, database: str, statement: runs_sql.Statement, timeout_s: float) -> Any:
@@ -176,7 +178,7 @@ def metric_history(
     max_step: int | None = None,
     max_points: int = 0,
     timeout_s: float,
-) -> dict[str, list[MetricPoint]]:
+) -> dict[str, MetricSeries]:
     """Every point of the keys (all keys when empty) in a step range, per key in step order.
     NotFoundError when the run is not stored; InvalidInputError past `max_points`."""
     run_id = run_id.strip().lower()
@@ -186,18 +188,24 @@ def metric_history(
         runs_sql.metric_history(run_id, keys, min_step, max_step, limit + 1), timeout_s,
     )  # fmt: skip
     columns = result.result_columns
+    out: dict[str, MetricSeries] = {k: MetricSeries([], [], []) for k in keys}
     if not columns or not len(columns[0]):
         exists = _rows(client, database, runs_sql.run_exists([run_id]), timeout_s).result_rows
         if not exists:
             raise NotFoundError(f"no run stored with id {run_id}")
-        return {k: [] for k in keys}
-    key_col, step_col, ts_col, value_col = columns
+        return out
+    key_col, step_col, ts_col, value_col = (list(c) for c in columns)
     if len(key_col) > limit:
         raise InvalidInputError(
             f"more than {limit} points match; narrow the keys or the step range, or raise "
             "max_points"
         )
-    out: dict[str, list[MetricPoint]] = {k: [] for k in keys}
-    for key, step, ts, value in zip(key_col, step_col, ts_col, value_col, strict=True):
-        out.setdefault(key, []).append(MetricPoint(int(step), int(ts), float(value)))
+    # Rows come sorted by key: slice each key's run of rows.
+    start = 0
+    for i in range(1, len(key_col) + 1):
+        if i == len(key_col) or key_col[i] != key_col[start]:
+            out[key_col[start]] = MetricSeries(
+                step_col[start:i], ts_col[start:i], value_col[start:i]
+            )
+            start = i
     return out
