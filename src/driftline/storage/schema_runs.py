@@ -16,11 +16,13 @@ reading one run's history is one contiguous range.
                      sent (heartbeats included, which are stored nowhere else but otel_logs),
                      for CRASHED at query time.
 
-The aggregating tables take the configured engine's family: `MergeTree` → `AggregatingMergeTree`,
-`ReplicatedMergeTree` → `ReplicatedAggregatingMergeTree` (cluster mode), and so on.
+The aggregating tables are `AggregatingMergeTree` (`ReplicatedAggregatingMergeTree` on a cluster)
+whatever `table_engine` says.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from driftline.storage.schema import DdlContext
 
@@ -28,14 +30,10 @@ LATEST_STATE_TYPE = "AggregateFunction(argMax, Float64, Tuple(Int64, DateTime64(
 
 
 def _aggregating(ctx: DdlContext, table: str) -> str:
-    engine = ctx.engine(table)
-    name, _, rest = engine.partition("(")
-    if name.endswith("MergeTree") and "Aggregating" not in name:
-        base = name[: -len("MergeTree")]
-        # Variants with engine-specific arguments (Replacing, Collapsing...) do not carry over.
-        if base in ("", "Replicated", "Shared"):
-            return f"{base}AggregatingMergeTree({rest}"
-    return "AggregatingMergeTree()" if not ctx.cluster_name else engine
+    # The configured engine's parameters (a version column, say) do not apply to these tables;
+    # the cluster path and replica still do. Queries finish with -Merge/GROUP BY, so answers
+    # never depend on background merges having run.
+    return replace(ctx, engine_name="AggregatingMergeTree", engine_params="").engine(table)
 
 
 def run_tables(ctx: DdlContext) -> list[str]:
