@@ -116,14 +116,14 @@ def _chunks(items: Mapping[str, Any], size: int = MAX_KEYS_PER_EVENT) -> Iterabl
         yield dict(pairs[i : i + size])
 
 
-def _own_provider(endpoint: str | None, headers: Mapping[str, str] | None) -> Any:
+def _own_provider(endpoint: str | None, headers: Mapping[str, str] | None, timeout_s: float) -> Any:
     """A LoggerProvider for this run alone: OTLP/gRPC, honouring OTEL_* variables."""
     from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
     from opentelemetry.sdk._logs import LoggerProvider, LogRecordLimits
     from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
     from opentelemetry.sdk.resources import Resource
 
-    args: dict[str, Any] = {}
+    args: dict[str, Any] = {"timeout": timeout_s}  # one export, its retries included
     if endpoint is not None:
         args["endpoint"] = endpoint
         args["insecure"] = not endpoint.startswith("https://")
@@ -556,20 +556,22 @@ def start_run(
     logger_provider: _logs.LoggerProvider | None = None,
     endpoint: str | None = None,
     headers: Mapping[str, str] | None = None,
+    export_timeout_s: float = 10.0,
 ) -> Run:
     """Start a run and send its start event; use the result as a context manager.
 
     `system_metrics_interval_s` (e.g. 10) samples CPU and memory as `system/*` metrics;
     `capture_logs` ships Python logging records to the run while it is open; `handle_sigterm`
     marks the run KILLED on SIGTERM. Without `logger_provider` the run exports with its own
-    (OTLP gRPC to `endpoint`, else $OTEL_EXPORTER_OTLP_(LOGS_)ENDPOINT)."""
+    (OTLP gRPC to `endpoint`, else $OTEL_EXPORTER_OTLP_(LOGS_)ENDPOINT); with the collector
+    down, the run's end waits at most about `export_timeout_s` for the export, then goes on."""
     if not isinstance(experiment, str) or not experiment:
         raise ValueError("experiment must be a non-empty string")
     if not (heartbeat_interval_s > 0 and math.isfinite(heartbeat_interval_s)):
         raise ValueError("heartbeat_interval_s must be > 0")
     owns = logger_provider is None
     try:
-        provider: Any = logger_provider or _own_provider(endpoint, headers)
+        provider: Any = logger_provider or _own_provider(endpoint, headers, export_timeout_s)
     except Exception as exc:  # no exporter available: the run still works, sending nothing
         _swallowed("run provider", exc)
         provider, owns = _logs.NoOpLoggerProvider(), False
