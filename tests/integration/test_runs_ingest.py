@@ -164,3 +164,53 @@ def test_list_filter_order_and_crashed(db: tuple[Client, str], inserter: Protobu
         names("params.lr = '0.01' or params.lr = '0.1'")
     with pytest.raises(NotFoundError):
         runs_query.get_run(db[0], db[1], "f" * 32, now_ns=time.time_ns(), timeout_s=60)
+
+
+def test_other_producers_and_mixed_batches(
+    db: tuple[Client, str], inserter: ProtobufInserter
+) -> None:
+    """Run events from any OTLP producer: event name as an attribute, typed params, a double
+    step; records without a run id or with another event name are not run rows; a batch that
+    mixes plain logs with run events stores both, and its replay stores nothing twice."""
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+    from tests.integration.test_storage_inserter import kv
+
+    now = time.time_ns()
+    run_id = "ab" * 16
+    run_req = ExportLogsServiceRequest()
+    records = run_req.resource_logs.add().scope_logs.add().log_records
+    r = records.add(time_unix_nano=now)
+    r.attributes.extend([
+        kv("event.name", "ml.run.start"), kv("ml.run.id", run_id), kv("ml.run.experiment", "ext"),
+        kv("ml.run.name", "foreign"), kv("ml.run.param.depth", 7), kv("ml.run.param.on", True),
+    ])  # fmt: skip
+    r = records.add(time_unix_nano=now + 1)
+    r.attributes.extend([
+        kv("event.name", "ml.run.metrics"), kv("ml.run.id", run_id), kv("ml.run.step", 3.0),
+        kv("ml.run.metric.auc", 0.75), kv("ml.run.metric.count", 12),
+        kv("ml.run.metric.note", "text is not a metric"),
+    ])  # fmt: skip
+    r = records.add(time_unix_nano=now + 2, event_name="ml.run.metrics")  # no run id: dropped
+    r.attributes.extend([kv("ml.run.metric.auc", 0.1)])
+    r = records.add(time_unix_nano=now + 3, event_name="something.else")
+    r.attributes.extend([kv("ml.run.id", run_id), kv("ml.run.metric.auc", 0.2)])
+    plain = ExportLogsServiceRequest()
+    for i in range(5):
+        plain.resource_logs.add().scope_logs.add().log_records.add(
+            time_unix_nano=now, body=kv("b", f"plain {i}").value
+        )
+    batch = [plain.SerializeToString(), run_req.SerializeToString(), plain.SerializeToString()]
+    for _ in range(2):  # the replay is deduplicated, table by table
+        inserter.insert(Signal.LOGS, batch, "wal-40-42")
+    inserter.insert(Signal.LOGS, [plain.SerializeToString()], "wal-43-43")  # no run rows at all
+
+    rows = _rows(db, "SELECT Key, Step, Value FROM `{db}`.ml_run_metrics WHERE RunId = {r:String}"
+                 " ORDER BY Key", r=run_id)  # fmt: skip
+    assert rows == [("auc", 3, 0.75), ("count", 3, 12.0)]
+    info = runs_query.get_run(db[0], db[1], run_id, now_ns=now, timeout_s=60)
+    assert info.params == {"depth": "7", "on": "true"}
+    assert info.run_name == "foreign" and info.status == "RUNNING"
+    assert info.last_seen_ns == now + 3  # every record with the run id counts as alive
+    plain_rows = _rows(db, "SELECT count() FROM `{db}`.otel_logs WHERE Body LIKE 'plain %'")
+    assert plain_rows == [(15,)]

@@ -10,8 +10,10 @@ is one of `semconv.ML_RUN_EVENTS` and they carry `ml.run.id` (docs/conventions.m
                                            → ml_run_latest   (a row per run and key)
     any record with ml.run.id              → ml_run_liveness (a row per run)
 
-The GROUP BYs run with the inserter's one thread, so a replayed batch yields the same rows
-(and the token, not the content, identifies the block anyway).
+Only payloads containing the bytes `ml.run.id` reach these statements
+(`IngestStatement.requires`), so ordinary logs cost nothing extra. The GROUP BYs run with the
+inserter's one thread, so a replayed batch yields the same rows (and the token, not the
+content, identifies the block anyway).
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ RUN_LOGS_STRUCTURE: Final = (
     "time_unix_nano UInt64, observed_time_unix_nano UInt64, "
     f"attributes {_SCALAR_KVS_T}, event_name String))))))"
 )
+# A record without this key yields no run row, and protobuf carries keys as plain bytes: the
+# inserter hands these statements only the payloads that contain it (most logs batches: none).
+REQUIRES: Final = semconv.ML_RUN_ID.encode()
 _RECORD_TIME: Final = (
     "fromUnixTimestamp64Nano(toInt64(if(r.time_unix_nano != 0, r.time_unix_nano, "
     "r.observed_time_unix_nano)))"
@@ -116,7 +121,7 @@ def runs_statement(table: str = "ml_runs") -> IngestStatement:
         f"{_LOG_JOINS}\nWHERE _run != '' AND _ev IN ({events})"
     )
     return IngestStatement(
-        Signal.LOGS, table, tuple(c for c, _ in exprs), select, RUN_LOGS_STRUCTURE
+        Signal.LOGS, table, tuple(c for c, _ in exprs), select, RUN_LOGS_STRUCTURE, REQUIRES
     )
 
 
@@ -155,7 +160,9 @@ WHERE {numeric}"""
 
 def metrics_statement(table: str = "ml_run_metrics") -> IngestStatement:
     columns = ("RunId", "Key", "Step", "Timestamp", "Value")
-    return IngestStatement(Signal.LOGS, table, columns, _metric_points(), RUN_LOGS_STRUCTURE)
+    return IngestStatement(
+        Signal.LOGS, table, columns, _metric_points(), RUN_LOGS_STRUCTURE, REQUIRES
+    )
 
 
 def latest_statement(table: str = "ml_run_latest") -> IngestStatement:
@@ -165,7 +172,7 @@ def latest_statement(table: str = "ml_run_latest") -> IngestStatement:
   max(Timestamp) AS LastTimestamp
 FROM ({_metric_points()})
 GROUP BY RunId, Key"""
-    return IngestStatement(Signal.LOGS, table, columns, select, RUN_LOGS_STRUCTURE)
+    return IngestStatement(Signal.LOGS, table, columns, select, RUN_LOGS_STRUCTURE, REQUIRES)
 
 
 def liveness_statement(table: str = "ml_run_liveness") -> IngestStatement:
@@ -178,7 +185,9 @@ FROM (
   WHERE _run != ''
 )
 GROUP BY RunId"""
-    return IngestStatement(Signal.LOGS, table, ("RunId", "LastSeen"), select, RUN_LOGS_STRUCTURE)
+    return IngestStatement(
+        Signal.LOGS, table, ("RunId", "LastSeen"), select, RUN_LOGS_STRUCTURE, REQUIRES
+    )
 
 
 def run_statements() -> list[IngestStatement]:
