@@ -244,6 +244,12 @@ def test_cli_list_show_compare(
     table = cli("compare", finish, fail)
     assert "* mode" in table.stdout  # differing params are marked
 
+    logs = cli("logs", finish, "--severity", "WARN")
+    assert logs.returncode == 0, logs.stderr
+    assert logs.stdout.count("\n") == 1 and "WARNING trainer: epoch done for finish" in logs.stdout
+    missing = cli("logs", "f" * 32)
+    assert missing.returncode == 1 and "NOT_FOUND" in missing.stderr
+
     bad = cli("list", "--filter", "metrics.accuracy > 'high'")
     assert bad.returncode == 1 and "INVALID_ARGUMENT" in bad.stderr
     assert "expected a numeric value for metric" in bad.stderr

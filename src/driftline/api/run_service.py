@@ -25,6 +25,7 @@ from driftline.query import runs as runs_query
 SERVICE_NAME = runs_pb2.DESCRIPTOR.services_by_name["RunService"].full_name
 R = TypeVar("R")
 _WORKERS = 2
+DEFAULT_LOG_LIMIT = 1000
 
 
 def run_message(info: runs_query.RunInfo, *, full: bool) -> runs_pb2.Run:
@@ -144,3 +145,31 @@ class RunServicer(runs_pb2_grpc.RunServiceServicer):
             return response
 
         return await self._answer("GetRunMetrics", context, work)
+
+    async def GetRunLogs(
+        self, request: runs_pb2.GetRunLogsRequest, context: grpc.aio.ServicerContext
+    ) -> runs_pb2.GetRunLogsResponse:
+        def work(client: Client, timeout_s: float) -> runs_pb2.GetRunLogsResponse:
+            if not request.run_id.strip():
+                raise InvalidInputError("run_id is required")
+            limit = min(request.limit or DEFAULT_LOG_LIMIT, self._config.max_rows)
+            lines, truncated = runs_query.run_logs(
+                client, self._database, request.run_id, limit=limit,
+                min_severity=request.min_severity_number, timeout_s=timeout_s,
+            )  # fmt: skip
+            return runs_pb2.GetRunLogsResponse(
+                run_id=request.run_id.strip().lower(),
+                truncated=truncated,
+                records=[
+                    runs_pb2.RunLogRecord(
+                        timestamp_unix_nano=x.timestamp_ns,
+                        severity_text=x.severity_text,
+                        severity_number=x.severity_number,
+                        body=x.body,
+                        logger=x.logger,
+                    )
+                    for x in lines
+                ],
+            )
+
+        return await self._answer("GetRunLogs", context, work)

@@ -4,6 +4,7 @@
                         [--order-by "metrics.acc DESC"]… [--max-results N] [--json]
     driftline runs show RUN_ID [--json]
     driftline runs compare RUN_ID RUN_ID… [--json] [--html FILE]
+    driftline runs logs RUN_ID [--limit N] [--severity WARN] [--json]
 
 Readable tables by default; `--json` prints the response message as JSON (proto field names).
 `compare --html` also reads every metric's history and writes a page with metric-over-step
@@ -147,6 +148,19 @@ def _print_compare(response: runs_pb2.CompareRunsResponse) -> None:
         print(_table(["metric", *headers[1:]], rows))
 
 
+_SEVERITIES = {"TRACE": 1, "DEBUG": 5, "INFO": 9, "WARN": 13, "WARNING": 13, "ERROR": 17,
+               "FATAL": 21}  # fmt: skip
+
+
+def _print_logs(response: runs_pb2.GetRunLogsResponse) -> None:
+    for r in response.records:
+        when = datetime.fromtimestamp(r.timestamp_unix_nano / 1e9, UTC)
+        stamp = when.strftime("%H:%M:%S.%f")[:-3]
+        print(f"{stamp} {r.severity_text or '-':<7} {r.logger or '-'}: {r.body}")
+    if response.truncated:
+        print(f"(first {len(response.records)} records; raise --limit for more)", file=sys.stderr)
+
+
 def _html(client: RunClient, response: runs_pb2.CompareRunsResponse, path: str) -> None:
     views = []
     for run in response.runs:
@@ -193,6 +207,18 @@ def _run(args: argparse.Namespace) -> int:
                     ),
                 )
                 printer: Any = _print_list
+            elif args.what == "logs":
+                severity = _SEVERITIES.get((args.severity or "").upper(), 0)
+                if args.severity and not severity:
+                    print(f"error: unknown severity {args.severity!r}", file=sys.stderr)
+                    return 2
+                response = client.call(
+                    "GetRunLogs",
+                    runs_pb2.GetRunLogsRequest(
+                        run_id=args.run_id, limit=args.limit, min_severity_number=severity
+                    ),
+                )
+                printer = _print_logs
             elif args.what == "show":
                 response = client.call("GetRun", runs_pb2.GetRunRequest(run_id=args.run_id))
                 printer = _print_run
@@ -216,7 +242,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    runs = sub.add_parser("runs", help="tracked experiment runs: list, show, compare")
+    runs = sub.add_parser("runs", help="tracked experiment runs: list, show, compare, logs")
     what = runs.add_subparsers(dest="what", required=True)
 
     listing = what.add_parser("list", help="runs matching an MLflow-style filter")
@@ -241,4 +267,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     compare.add_argument("--html", metavar="FILE", help="write a comparison page with plots")
     compare.add_argument("--json", action="store_true")
     add_connection_arguments(compare)
+
+    logs = what.add_parser("logs", help="the run's training logs (Python logging), oldest first")
+    logs.add_argument("run_id")
+    logs.add_argument("--limit", type=int, default=1000)
+    logs.add_argument("--severity", help="minimum: DEBUG, INFO, WARN, ERROR, FATAL")
+    logs.add_argument("--json", action="store_true")
+    add_connection_arguments(logs)
     runs.set_defaults(func=_run)

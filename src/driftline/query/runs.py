@@ -67,6 +67,15 @@ class MetricSeries:
     values: list[float]
 
 
+@dataclass(frozen=True)
+class LogLine:
+    timestamp_ns: int
+    severity_text: str
+    severity_number: int
+    body: str
+    logger: str
+
+
 def _rows(client: Client, database: str, statement: runs_sql.Statement, timeout_s: float) -> Any:
     sql, params = statement
     return client.query(
@@ -209,3 +218,28 @@ def metric_history(
             )
             start = i
     return out
+
+
+def run_logs(
+    client: Client,
+    database: str,
+    run_id: str,
+    *,
+    limit: int,
+    min_severity: int = 0,
+    timeout_s: float,
+) -> tuple[list[LogLine], bool]:
+    """The run's training logs, oldest first, and whether more than `limit` exist."""
+    run_id = run_id.strip().lower()
+    ((first, last),) = _rows(client, database, runs_sql.run_span(run_id), timeout_s).result_rows
+    if not first:
+        raise NotFoundError(f"no run stored with id {run_id}")
+    # Logs are stamped by the trainer's clock like the run's events; a minute of slack on
+    # either side covers records queued before the start event or flushed after the end.
+    minute = 60 * 10**9
+    statement = runs_sql.run_logs(
+        run_id, int(first) - minute, int(last) + minute, min_severity, limit + 1
+    )
+    rows = _rows(client, database, statement, timeout_s).result_rows
+    lines = [LogLine(int(t), str(st), int(sn), str(b), str(lg)) for t, st, sn, b, lg in rows]
+    return lines[:limit], len(lines) > limit

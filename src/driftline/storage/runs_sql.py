@@ -290,3 +290,32 @@ def run_exists(run_ids: Sequence[str]) -> Statement:
         "SELECT DISTINCT RunId FROM ml_runs WHERE has({ids:Array(String)}, RunId)",
         {"ids": list(run_ids)},
     )
+
+
+def run_span(run_id: str) -> Statement:
+    """First and last timestamp of anything the run sent (ns), to bound the log search."""
+    return (
+        """SELECT toUnixTimestamp64Nano(min(t)), toUnixTimestamp64Nano(max(t)) FROM (
+    SELECT Timestamp AS t FROM ml_runs WHERE RunId = {run:String}
+    UNION ALL SELECT LastSeen AS t FROM ml_run_liveness WHERE RunId = {run:String})""",
+        {"run": run_id},
+    )
+
+
+def run_logs(run_id: str, start_ns: int, end_ns: int, min_severity: int, limit: int) -> Statement:
+    """Training logs: records of otel_logs carrying the run id, run events excluded, in the
+    run's time span (the primary key of otel_logs is time-first)."""
+    return (
+        f"""SELECT toUnixTimestamp64Nano(Timestamp), SeverityText, SeverityNumber, Body,
+    LogAttributes['logger.name']
+FROM otel_logs
+WHERE Timestamp >= fromUnixTimestamp64Nano({{start:Int64}})
+  AND Timestamp <= fromUnixTimestamp64Nano({{end:Int64}})
+  AND LogAttributes['{semconv.ML_RUN_ID}'] = {{run:String}}
+  AND NOT startsWith(EventName, '{semconv.ML_RUN_PREFIX}')
+  AND SeverityNumber >= {{severity:UInt8}}
+ORDER BY Timestamp
+LIMIT {{limit:UInt32}}""",
+        {"run": run_id, "start": start_ns, "end": end_ns, "severity": min_severity,
+         "limit": limit},
+    )  # fmt: skip
