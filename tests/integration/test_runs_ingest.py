@@ -191,6 +191,11 @@ def test_other_producers_and_mixed_batches(
         kv("ml.run.metric.auc", 0.75), kv("ml.run.metric.count", 12),
         kv("ml.run.metric.note", "text is not a metric"),
     ])  # fmt: skip
+    r = records.add(time_unix_nano=now + 1, event_name="ml.run.params")  # a changed param
+    r.attributes.extend([kv("ml.run.id", run_id), kv("ml.run.param.depth", 8)])
+    for i, team in enumerate(("a", "b")):  # tags: the latest wins
+        r = records.add(time_unix_nano=now + 1 + i, event_name="ml.run.tags")
+        r.attributes.extend([kv("ml.run.id", run_id), kv("ml.run.tag.team", team)])
     r = records.add(time_unix_nano=now + 2, event_name="ml.run.metrics")  # no run id: dropped
     r.attributes.extend([kv("ml.run.metric.auc", 0.1)])
     r = records.add(time_unix_nano=now + 3, event_name="something.else")
@@ -209,7 +214,8 @@ def test_other_producers_and_mixed_batches(
                  " ORDER BY Key", r=run_id)  # fmt: skip
     assert rows == [("auc", 3, 0.75), ("count", 3, 12.0)]
     info = runs_query.get_run(db[0], db[1], run_id, now_ns=now, timeout_s=60)
-    assert info.params == {"depth": "7", "on": "true"}
+    assert info.params == {"depth": "7", "on": "true"}  # params: the first value stays
+    assert info.tags == {"team": "b"}
     assert info.run_name == "foreign" and info.status == "RUNNING"
     assert info.last_seen_ns == now + 3  # every record with the run id counts as alive
     plain_rows = _rows(db, "SELECT count() FROM `{db}`.otel_logs WHERE Body LIKE 'plain %'")

@@ -134,7 +134,7 @@ class RunServicer(runs_pb2_grpc.RunServiceServicer):
                 max_step=request.max_step if request.HasField("max_step") else None,
                 max_points=request.max_points, timeout_s=timeout_s,
             )  # fmt: skip
-            response = runs_pb2.GetRunMetricsResponse(run_id=request.run_id.strip().lower())
+            response = runs_pb2.GetRunMetricsResponse(run_id=request.run_id.strip())
             for key, series in history.items():
                 response.metrics.add(
                     key=key,
@@ -158,7 +158,7 @@ class RunServicer(runs_pb2_grpc.RunServiceServicer):
                 min_severity=request.min_severity_number, timeout_s=timeout_s,
             )  # fmt: skip
             return runs_pb2.GetRunLogsResponse(
-                run_id=request.run_id.strip().lower(),
+                run_id=request.run_id.strip(),
                 truncated=truncated,
                 records=[
                     runs_pb2.RunLogRecord(

@@ -81,7 +81,13 @@ def _rows(client: Client, database: str, statement: runs_sql.Statement, timeout_
     return client.query(
         qualify(sql, database),
         parameters=params,
-        settings={"max_execution_time": max(1, int(timeout_s)), "join_use_nulls": 1},
+        settings={
+            "max_execution_time": max(1, int(timeout_s)),
+            "join_use_nulls": 1,
+            # On a cluster the run tables are all sharded by RunId, so an IN subquery over
+            # them can stay on each shard's local tables.
+            "distributed_product_mode": "local",
+        },
     )
 
 
@@ -132,7 +138,7 @@ def get_runs(
 ) -> list[RunInfo]:
     """The runs in the order asked, with metric summaries and artifacts; NotFoundError names
     every id that is not stored."""
-    ids = list(dict.fromkeys(r.strip().lower() for r in run_ids if r.strip()))
+    ids = list(dict.fromkeys(r.strip() for r in run_ids if r.strip()))
     if not ids:
         raise InvalidInputError("at least one run id is required")
     rows = _rows(
@@ -190,7 +196,7 @@ def metric_history(
 ) -> dict[str, MetricSeries]:
     """Every point of the keys (all keys when empty) in a step range, per key in step order.
     NotFoundError when the run is not stored; InvalidInputError past `max_points`."""
-    run_id = run_id.strip().lower()
+    run_id = run_id.strip()
     limit = max_points or MAX_POINTS_DEFAULT
     result = _rows(
         client, database,
@@ -230,7 +236,7 @@ def run_logs(
     timeout_s: float,
 ) -> tuple[list[LogLine], bool]:
     """The run's training logs, oldest first, and whether more than `limit` exist."""
-    run_id = run_id.strip().lower()
+    run_id = run_id.strip()
     ((first, last),) = _rows(client, database, runs_sql.run_span(run_id), timeout_s).result_rows
     if not first:
         raise NotFoundError(f"no run stored with id {run_id}")

@@ -71,7 +71,7 @@ def _run_view(where_runs: str) -> str:
     r.attributes['artifact_uri'] AS artifact_uri,
     l.last_seen AS last_seen,
     multiIf(r.end_status != '', r.end_status,
-            toUnixTimestamp64Nano(greatest(l.last_seen, r.start_time))
+            toUnixTimestamp64Nano(greatest(ifNull(l.last_seen, r.start_time), r.start_time))
               < {{now:Int64}} - toInt64(1e9 * greatest({{timeout_s:Float64}},
                   {_CRASH_FACTOR} * toFloat64OrZero(r.attributes['heartbeat.interval_s']))),
             '{semconv.RUN_CRASHED}', '{semconv.RUN_RUNNING}') AS status,
