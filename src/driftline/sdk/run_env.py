@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import platform
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -92,11 +93,46 @@ def environment() -> dict[str, str | int]:
     return attrs
 
 
+_NVIDIA_QUERY: Final = (
+    "nvidia-smi",
+    "--query-gpu=index,utilization.gpu,memory.used,memory.total",
+    "--format=csv,noheader,nounits",
+)
+
+
+def parse_nvidia_smi(text: str) -> dict[str, float]:
+    """`index, util %, used MiB, total MiB` lines → MLflow's gpu_<i>_* system metrics."""
+    out: dict[str, float] = {}
+    for line in text.strip().splitlines():
+        try:
+            index, util, used, total = (x.strip() for x in line.split(","))
+            i = int(index)
+            out[f"system/gpu_{i}_utilization_percentage"] = float(util)
+            out[f"system/gpu_{i}_memory_usage_megabytes"] = float(used) * 1.048576
+            if float(total) > 0:
+                out[f"system/gpu_{i}_memory_usage_percentage"] = 100 * float(used) / float(total)
+        except ValueError:
+            continue  # "[N/A]" fields, or a line from another driver version
+    return out
+
+
 class SystemSampler:
-    """CPU utilisation (between two samples) and memory use, MLflow's `system/*` keys."""
+    """CPU utilisation (between two samples), memory use and, with NVIDIA GPUs and
+    `nvidia-smi` on PATH, GPU utilisation and memory: MLflow's `system/*` keys."""
 
     def __init__(self) -> None:
         self._last_cpu = self._cpu_times()
+        self._gpus = gpu_count() > 0 and shutil.which("nvidia-smi") is not None
+
+    def _gpu(self) -> dict[str, float]:
+        try:
+            done = subprocess.run(
+                _NVIDIA_QUERY, capture_output=True, text=True, timeout=GIT_TIMEOUT_S
+            )
+        except (OSError, subprocess.SubprocessError):
+            self._gpus = False  # do not try again every interval
+            return {}
+        return parse_nvidia_smi(done.stdout) if done.returncode == 0 else {}
 
     @staticmethod
     def _cpu_times() -> tuple[int, int] | None:
@@ -142,6 +178,8 @@ class SystemSampler:
             )
         except (OSError, ValueError, IndexError):
             pass
+        if self._gpus:
+            metrics.update(self._gpu())
         return metrics
 
 

@@ -198,3 +198,13 @@ def test_collector_down_never_raises() -> None:
     assert run.status == "FINISHED"
     assert time.monotonic() - started < 10  # the end waits for about export_timeout_s
     assert sdk_errors() == errors  # dropped by the exporter, not an SDK failure
+
+
+def test_gpu_samples_parse_nvidia_smi() -> None:
+    from driftline.sdk.run_env import parse_nvidia_smi
+
+    got = parse_nvidia_smi("0, 87, 1024, 16384\n1, [N/A], 0, 0\n")
+    assert got["system/gpu_0_utilization_percentage"] == 87.0
+    assert got["system/gpu_0_memory_usage_percentage"] == 100 * 1024 / 16384
+    assert got["system/gpu_0_memory_usage_megabytes"] == pytest.approx(1024 * 1.048576)
+    assert not any(k.startswith("system/gpu_1") for k in got)
