@@ -172,7 +172,13 @@ def test_sigterm_marks_killed(
     run = _wait_status(stub, run_id, "KILLED")
     assert run.end_time_unix_nano > 0
     # It trained long enough for the optional system metrics (every 0.2 s) to be sampled.
-    memory = run.metrics["system/system_memory_usage_percentage"]
+    # (The end event's table may be written a moment before the metric tables: poll.)
+    key = "system/system_memory_usage_percentage"
+    deadline = time.monotonic() + 30
+    while key not in run.metrics and time.monotonic() < deadline:
+        time.sleep(0.2)
+        run = _get(stub, run_id)
+    memory = run.metrics[key]
     assert 0 < memory.min <= memory.max <= 100 and memory.points >= 2
 
 
