@@ -64,6 +64,7 @@ ML_RUN_ENV_PREFIX: Final = "ml.run.env."  # python, host, os, cpu_count, gpu_cou
 ML_RUN_HEARTBEAT_INTERVAL: Final = "ml.run.heartbeat.interval_s"  # double, on the start event
 ML_RUN_ERROR_TYPE: Final = "ml.run.error.type"
 ML_RUN_ERROR_MESSAGE: Final = "ml.run.error.message"
+ML_RUN_ARTIFACT_ROOT: Final = "ml.run.artifact_uri"  # on the start event: MLflow's artifact_uri
 ML_RUN_ARTIFACT_URI: Final = "ml.run.artifact.uri"
 ML_RUN_ARTIFACT_PATH: Final = "ml.run.artifact.path"
 ML_RUN_ARTIFACT_SIZE: Final = "ml.run.artifact.size"  # int bytes, -1 when unknown

@@ -67,7 +67,8 @@ def test_a_run_round_trips_exactly(db: tuple[Client, str], inserter: ProtobufIns
     with start_run(
         experiment="fraud", run_name="lr-small", params={"lr": 0.01, "layers": 3},
         tags={"team": "search"}, data_version="2026-11-30", seeds={"numpy": 7},
-        logger_provider=provider, handle_sigterm=False, capture_logs=False,
+        artifact_uri="s3://bucket/fraud/1", logger_provider=provider, handle_sigterm=False,
+        capture_logs=False,
     ) as run:  # fmt: skip
         for step in range(300):
             values = {"loss": rng.random(), "val.acc": rng.uniform(-1e308, 1e308)}
@@ -97,6 +98,12 @@ def test_a_run_round_trips_exactly(db: tuple[Client, str], inserter: ProtobufIns
     assert detail.tags == {"team": "ranking"}
     assert detail.experiment == "fraud" and detail.run_name == "lr-small"
     assert detail.attributes["data.version"] == "2026-11-30"
+    assert detail.attributes["artifact_uri"] == "s3://bucket/fraud/1"
+    listed = runs_query.list_runs(
+        db[0], db[1], filter_string="attributes.artifact_uri LIKE 's3://bucket/%'",
+        now_ns=time.time_ns(), heartbeat_timeout_s=60, timeout_s=60,
+    )  # fmt: skip
+    assert [r.run_id for r in listed] == [run.id]
     assert detail.attributes["seed.numpy"] == "7"
     assert "env.python" in detail.attributes
     # MLflow's latest: greatest (step, timestamp, value) — step 299, not the later step -3.
@@ -154,6 +161,7 @@ def test_list_filter_order_and_crashed(db: tuple[Client, str], inserter: Protobu
     assert names("attributes.status = 'CRASHED'", now=later) == ["r2"]
     assert names("params.lr LIKE '0.0%'", ["attributes.run_name ASC"]) == ["r0", "r2"]
     assert names("tags.team ILIKE 'SEA%'", ["run_name"]) == ["r0", "r1"]
+    assert names("attributes.artifact_uri = ''", ["run_name"]) == ["r0", "r1", "r2"]
     assert names("params.missing IS NULL", ["run_name"]) == ["r0", "r1", "r2"]
     assert names("params.lr IS NOT NULL and metrics.accuracy <= 0.8") == ["r1"]
     assert names(f"attributes.run_id IN ('{ids[1].id}', '{ids[2].id}')", ["run_name"]) == [

@@ -359,6 +359,7 @@ class Run:
         tags: Mapping[str, Any],
         data_version: str | None,
         seeds: Mapping[str, int],
+        artifact_uri: str | None,
         system_metrics_interval_s: float | None,
         capture_logs: bool,
         handle_sigterm: bool,
@@ -377,6 +378,8 @@ class Run:
             attrs[semconv.ML_RUN_USER] = getpass.getuser()
         if data_version is not None:
             attrs[semconv.ML_RUN_DATA_VERSION] = str(data_version)
+        if artifact_uri is not None:
+            attrs[semconv.ML_RUN_ARTIFACT_ROOT] = str(artifact_uri)
         for name, seed in seeds.items():
             attrs[semconv.ML_RUN_SEED_PREFIX + _check_key("seed", name)] = _step(seed)
         try:
@@ -548,6 +551,7 @@ def start_run(
     tags: Mapping[str, Any] | None = None,
     data_version: str | None = None,
     seeds: Mapping[str, int] | None = None,
+    artifact_uri: str | None = None,
     run_id: str | None = None,
     heartbeat_interval_s: float = DEFAULT_HEARTBEAT_S,
     system_metrics_interval_s: float | None = None,
@@ -560,11 +564,13 @@ def start_run(
 ) -> Run:
     """Start a run and send its start event; use the result as a context manager.
 
-    `system_metrics_interval_s` (e.g. 10) samples CPU and memory as `system/*` metrics;
-    `capture_logs` ships Python logging records to the run while it is open; `handle_sigterm`
-    marks the run KILLED on SIGTERM. Without `logger_provider` the run exports with its own
-    (OTLP gRPC to `endpoint`, else $OTEL_EXPORTER_OTLP_(LOGS_)ENDPOINT); with the collector
-    down, the run's end waits at most about `export_timeout_s` for the export, then goes on."""
+    `artifact_uri` is where the run keeps its artifacts (MLflow's run attribute, filterable
+    as `attributes.artifact_uri`). `system_metrics_interval_s` (e.g. 10) samples CPU, memory
+    and GPUs as `system/*` metrics. `capture_logs` ships Python logging records to the run
+    while it is open; `handle_sigterm` marks the run KILLED on SIGTERM. Without
+    `logger_provider` the run exports with its own (OTLP gRPC to `endpoint`, else
+    $OTEL_EXPORTER_OTLP_(LOGS_)ENDPOINT); with the collector down, the run's end waits at
+    most about `export_timeout_s` for the export, then goes on."""
     if not isinstance(experiment, str) or not experiment:
         raise ValueError("experiment must be a non-empty string")
     if not (heartbeat_interval_s > 0 and math.isfinite(heartbeat_interval_s)):
@@ -584,7 +590,7 @@ def start_run(
         run_id=run_id,
     )
     run._start(
-        params or {}, tags or {}, data_version, seeds or {}, system_metrics_interval_s,
-        capture_logs, handle_sigterm,
+        params or {}, tags or {}, data_version, seeds or {}, artifact_uri,
+        system_metrics_interval_s, capture_logs, handle_sigterm,
     )  # fmt: skip
     return run

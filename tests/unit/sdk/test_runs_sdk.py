@@ -49,7 +49,7 @@ def _run(provider: LoggerProvider, **kw: Any) -> Run:
 def test_start_params_tags_metrics_end(exported: tuple[LoggerProvider, Any]) -> None:
     provider, exporter = exported
     with _run(provider, run_name="r", params={"lr": 0.01}, tags={"t": 1}, seeds={"np": 3},
-              data_version="d1") as run:  # fmt: skip
+              data_version="d1", artifact_uri="s3://b/runs/r") as run:  # fmt: skip
         run.log_metrics({f"k{i}": float(i) for i in range(250)}, step=np.int64(4))
         run.log_metric("acc", np.float64(0.5))
     (start,) = _events(exporter, semconv.ML_RUN_START)
@@ -57,6 +57,7 @@ def test_start_params_tags_metrics_end(exported: tuple[LoggerProvider, Any]) -> 
     assert start[semconv.ML_RUN_EXPERIMENT] == "unit" and start[semconv.ML_RUN_NAME] == "r"
     assert start["ml.run.seed.np"] == 3 and start[semconv.ML_RUN_DATA_VERSION] == "d1"
     assert start["ml.run.env.cpu_count"] == os.cpu_count()
+    assert start[semconv.ML_RUN_ARTIFACT_ROOT] == "s3://b/runs/r"
     (params,) = _events(exporter, semconv.ML_RUN_PARAMS)
     assert params["ml.run.param.lr"] == "0.01"
     assert _events(exporter, semconv.ML_RUN_TAGS)[0]["ml.run.tag.t"] == "1"
