@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import tempfile
 import time
 import uuid
@@ -215,3 +216,6 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    # The engine's directory goes with the process (chDB holds it until exit).
+    for leftover in Path(tempfile.gettempdir()).glob("driftline-runs-bench-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
