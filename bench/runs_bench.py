@@ -212,10 +212,8 @@ def main() -> None:
         "ingest_records_per_s": round(payloads.records / ingest_s),
         "answers": results,
     }, indent=2))  # fmt: skip
+    shutil.rmtree(root, ignore_errors=True)  # chDB keeps its open files until the process exits
 
 
 if __name__ == "__main__":
     main()
-    # The engine's directory goes with the process (chDB holds it until exit).
-    for leftover in Path(tempfile.gettempdir()).glob("driftline-runs-bench-*"):
-        shutil.rmtree(leftover, ignore_errors=True)
