@@ -168,6 +168,22 @@ def test_list_filter_order_and_crashed(db: tuple[Client, str], inserter: Protobu
         "r1",
         "r2",
     ]
+    pages: list[list[str]] = []
+    token = ""
+    while True:
+        page, token = runs_query.list_runs_page(
+            db[0], db[1], experiments=["listing"], order_by=["run_name"], max_results=2,
+            page_token=token, now_ns=time.time_ns(), heartbeat_timeout_s=60, timeout_s=60,
+        )  # fmt: skip
+        pages.append([r.run_name for r in page])
+        if not token:
+            break
+    assert pages == [["r0", "r1"], ["r2"]]
+    with pytest.raises(InvalidInputError, match="invalid page token"):
+        runs_query.list_runs_page(
+            db[0], db[1], page_token="not base64!", now_ns=0, heartbeat_timeout_s=60,
+            timeout_s=60,
+        )  # fmt: skip
     with pytest.raises(InvalidInputError, match="'or'"):
         names("params.lr = '0.01' or params.lr = '0.1'")
     with pytest.raises(NotFoundError):

@@ -83,13 +83,16 @@ class RunServicer(runs_pb2_grpc.RunServiceServicer):
         self, request: runs_pb2.ListRunsRequest, context: grpc.aio.ServicerContext
     ) -> runs_pb2.ListRunsResponse:
         def work(client: Client, timeout_s: float) -> runs_pb2.ListRunsResponse:
-            found = runs_query.list_runs(
+            found, next_token = runs_query.list_runs_page(
                 client, self._database, experiments=list(request.experiments),
                 filter_string=request.filter, order_by=list(request.order_by),
-                max_results=request.max_results, now_ns=time.time_ns(),
-                heartbeat_timeout_s=self._runs.heartbeat_timeout_s, timeout_s=timeout_s,
+                max_results=request.max_results, page_token=request.page_token,
+                now_ns=time.time_ns(), heartbeat_timeout_s=self._runs.heartbeat_timeout_s,
+                timeout_s=timeout_s,
             )  # fmt: skip
-            return runs_pb2.ListRunsResponse(runs=[run_message(r, full=False) for r in found])
+            return runs_pb2.ListRunsResponse(
+                runs=[run_message(r, full=False) for r in found], next_page_token=next_token
+            )
 
         return await self._answer("ListRuns", context, work)
 

@@ -88,7 +88,11 @@ def _print_list(response: runs_pb2.ListRunsResponse) -> None:
     ]  # fmt: skip
     headers = ["run_id", "experiment", "name", "status", "started", "duration", *shown]
     print(_table(headers, rows))
-    print(f"{len(response.runs)} run{'' if len(response.runs) == 1 else 's'}", file=sys.stderr)
+    n = len(response.runs)
+    more = (
+        f"; next page: --page-token {response.next_page_token}" if response.next_page_token else ""
+    )
+    print(f"{n} run{'' if n == 1 else 's'}{more}", file=sys.stderr)
 
 
 def _print_run(run: runs_pb2.Run) -> None:
@@ -254,6 +258,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         "--order-by", action="append", help="e.g. 'metrics.accuracy DESC' (repeatable)"
     )
     listing.add_argument("--max-results", type=int, help="default 1000, at most 50000")
+    listing.add_argument("--page-token", help="the next_page_token a previous page printed")
     listing.add_argument("--json", action="store_true")
     add_connection_arguments(listing)
 

@@ -6,6 +6,9 @@ a time limit, and returns plain dataclasses; api/run_service.py turns them into 
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -103,6 +106,53 @@ def _info(row: Sequence[Any], metrics: dict[str, MetricSummary] | None = None) -
     )  # fmt: skip
 
 
+def encode_page_token(offset: int) -> str:
+    """MLflow's page-token shape: base64 of {"offset": n}."""
+    return base64.b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def _offset(token: str) -> int:
+    if not token:
+        return 0
+    try:
+        offset = json.loads(base64.b64decode(token, validate=True))["offset"]
+    except (binascii.Error, ValueError, KeyError, TypeError):
+        raise InvalidInputError(f"invalid page token {token!r}") from None
+    if not isinstance(offset, int) or offset < 0:
+        raise InvalidInputError(f"invalid page token {token!r}")
+    return offset
+
+
+def list_runs_page(
+    client: Client,
+    database: str,
+    *,
+    experiments: Sequence[str] = (),
+    filter_string: str = "",
+    order_by: Sequence[str] = (),
+    max_results: int = 0,
+    page_token: str = "",
+    now_ns: int,
+    heartbeat_timeout_s: float,
+    timeout_s: float,
+) -> tuple[list[RunInfo], str]:
+    """One page of runs matching an MLflow filter, ordered, and the next page's token ('' at
+    the end); InvalidInputError (FilterError) on bad text or a bad token."""
+    limit = max_results or MAX_RESULTS_DEFAULT
+    if not 0 < limit <= MAX_RESULTS_LIMIT:
+        raise InvalidInputError(f"max_results must be between 1 and {MAX_RESULTS_LIMIT}")
+    offset = _offset(page_token)
+    comparisons = parse_filter(filter_string)
+    orders = [parse_order_by(o) for o in order_by if o.strip()]
+    statement = runs_sql.list_runs(
+        experiments, comparisons, orders, limit + 1, now_ns, heartbeat_timeout_s, offset
+    )
+    rows = _rows(client, database, statement, timeout_s).result_rows
+    more = len(rows) > limit
+    next_token = encode_page_token(offset + limit) if more else ""
+    return [_info(row) for row in rows[:limit]], next_token
+
+
 def list_runs(
     client: Client,
     database: str,
@@ -115,16 +165,13 @@ def list_runs(
     heartbeat_timeout_s: float,
     timeout_s: float,
 ) -> list[RunInfo]:
-    """Runs matching an MLflow filter, ordered; InvalidInputError (FilterError) on bad text."""
-    limit = max_results or MAX_RESULTS_DEFAULT
-    if not 0 < limit <= MAX_RESULTS_LIMIT:
-        raise InvalidInputError(f"max_results must be between 1 and {MAX_RESULTS_LIMIT}")
-    comparisons = parse_filter(filter_string)
-    orders = [parse_order_by(o) for o in order_by if o.strip()]
-    statement = runs_sql.list_runs(
-        experiments, comparisons, orders, limit, now_ns, heartbeat_timeout_s
-    )
-    return [_info(row) for row in _rows(client, database, statement, timeout_s).result_rows]
+    """The first page of `list_runs_page`."""
+    runs, _ = list_runs_page(
+        client, database, experiments=experiments, filter_string=filter_string,
+        order_by=order_by, max_results=max_results, now_ns=now_ns,
+        heartbeat_timeout_s=heartbeat_timeout_s, timeout_s=timeout_s,
+    )  # fmt: skip
+    return runs
 
 
 def get_runs(

@@ -192,9 +192,10 @@ def list_runs(
     max_results: int,
     now_ns: int,
     heartbeat_timeout_s: float,
+    offset: int = 0,
 ) -> Statement:
     params: dict[str, Any] = {
-        "now": now_ns, "timeout_s": heartbeat_timeout_s, "limit": max_results,
+        "now": now_ns, "timeout_s": heartbeat_timeout_s, "limit": max_results, "offset": offset,
     }  # fmt: skip
     where_runs = "1"
     if experiments:
@@ -217,7 +218,7 @@ def list_runs(
 FROM ({_run_view(where_runs)})
 WHERE {condition}
 ORDER BY {", ".join(orders)}
-LIMIT {{limit:UInt32}}""",
+LIMIT {{limit:UInt32}} OFFSET {{offset:UInt64}}""",
         params,
     )
 
