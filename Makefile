@@ -51,6 +51,7 @@ bench: install
 	$(BIN)/python bench/derived_bench.py
 	$(BIN)/python bench/sdk_bench.py
 	$(BIN)/python bench/processors_bench.py
+	$(BIN)/python bench/runs_bench.py
 
 clean:
 	rm -rf $(VENV) $(GEN) .pytest_cache .mypy_cache .ruff_cache

@@ -34,3 +34,58 @@ SERVICE_NAME: Final = "service.name"
 DRIFTLINE_SLO_BREACHED: Final = "driftline.slo.breached"  # bool: slower than the model's SLO
 DRIFTLINE_DRIFT_DETECTED: Final = "driftline.drift.detected"  # bool: latest drift verdict
 DRIFTLINE_DRIFT_SHARE: Final = "driftline.drift.share"  # double: share of drifted features
+# ---- experiment runs (ml.run.*; docs/conventions.md "Experiment runs") ---------------------
+# Every run event is an OTLP log record whose event name (LogRecord.event_name, or an
+# `event.name` attribute) is one of ML_RUN_EVENTS and which carries `ml.run.id`. Training logs
+# are ordinary log records carrying `ml.run.id`.
+ML_RUN_ID: Final = "ml.run.id"
+ML_RUN_START: Final = "ml.run.start"  # experiment, name, params, tags, code, data, env, seeds
+ML_RUN_PARAMS: Final = "ml.run.params"  # params logged after the start (immutable)
+ML_RUN_TAGS: Final = "ml.run.tags"  # tags set after the start (mutable, latest wins)
+ML_RUN_METRICS: Final = "ml.run.metrics"  # one step of one or more metrics
+ML_RUN_ARTIFACT: Final = "ml.run.artifact"  # a reference: uri, size, sha256
+ML_RUN_HEARTBEAT: Final = "ml.run.heartbeat"  # "still alive", every interval_s
+ML_RUN_END: Final = "ml.run.end"  # terminal status (+ error)
+ML_RUN_EVENTS: Final = (
+    ML_RUN_START,
+    ML_RUN_PARAMS,
+    ML_RUN_TAGS,
+    ML_RUN_METRICS,
+    ML_RUN_ARTIFACT,
+    ML_RUN_HEARTBEAT,
+    ML_RUN_END,
+)
+
+ML_RUN_EXPERIMENT: Final = "ml.run.experiment"
+ML_RUN_NAME: Final = "ml.run.name"
+ML_RUN_USER: Final = "ml.run.user"
+ML_RUN_STATUS: Final = "ml.run.status"
+ML_RUN_PARAM_PREFIX: Final = "ml.run.param."  # ml.run.param.<key> = string value
+ML_RUN_TAG_PREFIX: Final = "ml.run.tag."  # ml.run.tag.<key> = string value
+ML_RUN_METRIC_PREFIX: Final = "ml.run.metric."  # ml.run.metric.<key> = double value
+ML_RUN_STEP: Final = "ml.run.step"  # int, the step of an ml.run.metrics event (default 0)
+ML_RUN_SEED_PREFIX: Final = "ml.run.seed."  # ml.run.seed.<name> = int
+ML_RUN_DATA_VERSION: Final = "ml.run.data.version"
+ML_RUN_CODE_COMMIT: Final = "ml.run.code.commit"
+ML_RUN_CODE_DIRTY: Final = "ml.run.code.dirty"  # bool
+ML_RUN_CODE_BRANCH: Final = "ml.run.code.branch"
+ML_RUN_CODE_ENTRYPOINT: Final = "ml.run.code.entrypoint"
+ML_RUN_ENV_PREFIX: Final = "ml.run.env."  # python, host, os, cpu_count, gpu_count, package.<n>
+ML_RUN_HEARTBEAT_INTERVAL: Final = "ml.run.heartbeat.interval_s"  # double, on the start event
+ML_RUN_ERROR_TYPE: Final = "ml.run.error.type"
+ML_RUN_ERROR_MESSAGE: Final = "ml.run.error.message"
+ML_RUN_ARTIFACT_ROOT: Final = "ml.run.artifact_uri"  # on the start event: MLflow's artifact_uri
+ML_RUN_ARTIFACT_URI: Final = "ml.run.artifact.uri"
+ML_RUN_ARTIFACT_PATH: Final = "ml.run.artifact.path"
+ML_RUN_ARTIFACT_SIZE: Final = "ml.run.artifact.size"  # int bytes, -1 when unknown
+ML_RUN_ARTIFACT_SHA256: Final = "ml.run.artifact.sha256"  # hex, '' when unknown
+ML_RUN_PREFIX: Final = "ml.run."
+
+# Statuses: MLflow's RunStatus names, plus CRASHED (derived at query time when a run without an
+# end event stopped sending anything for longer than the heartbeat timeout).
+RUN_RUNNING: Final = "RUNNING"
+RUN_FINISHED: Final = "FINISHED"
+RUN_FAILED: Final = "FAILED"
+RUN_KILLED: Final = "KILLED"
+RUN_CRASHED: Final = "CRASHED"
+RUN_TERMINAL_STATUSES: Final = (RUN_FINISHED, RUN_FAILED, RUN_KILLED)

@@ -255,6 +255,7 @@ async def start(cfg: DriftlineConfig) -> RunningService:
         label_log=label_log,
         database=target.database,
         slos=cfg.analysis.slos,
+        runs=cfg.runs,
     )
     service.closers.append(query_server)
     service.endpoints["query_grpc"] = f"{_host(cfg.query.endpoint)}:{query_port}"

@@ -18,10 +18,10 @@ from clickhouse_connect.driver.client import Client
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from driftline.api._gen.driftline.v1 import query_pb2_grpc
+from driftline.api._gen.driftline.v1 import query_pb2_grpc, runs_pb2_grpc
 from driftline.api.auth import BearerTokenInterceptor
 from driftline.api.query_service import SERVICE_NAME, QueryServicer
-from driftline.config.model import QueryConfig, SloConfig, TLSConfig
+from driftline.config.model import QueryConfig, RunsConfig, SloConfig, TLSConfig
 from driftline.errors import ConfigError
 from driftline.receiver.ingest import DurableLog
 
@@ -47,6 +47,7 @@ async def start_query_server(
     label_log: DurableLog | None = None,
     database: str = "default",
     slos: Sequence[SloConfig] = (),
+    runs: RunsConfig | None = None,
 ) -> tuple[grpc.aio.Server, int]:
     """Start the query API on `config.endpoint`; return the server and its bound port."""
     server = grpc.aio.server(
@@ -61,6 +62,13 @@ async def start_query_server(
     )
     query_pb2_grpc.add_QueryServiceServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
     names = [SERVICE_NAME]
+    # RunService (runs.proto) shares the port, the token and the engine with QueryService.
+    from driftline.api.run_service import SERVICE_NAME as RUN_SERVICE_NAME
+    from driftline.api.run_service import RunServicer
+
+    run_servicer = RunServicer(config, runs or RunsConfig(), client_factory, database=database)
+    runs_pb2_grpc.add_RunServiceServicer_to_server(run_servicer, server)  # type: ignore[no-untyped-call]
+    names.append(RUN_SERVICE_NAME)
     for extra in extra_servicers:
         extra.add_to_server(server)
         names.append(extra.name)
@@ -73,23 +81,25 @@ async def start_query_server(
         port = _bind(server, config)
     except BaseException:
         servicer.close()
+        run_servicer.close()
         raise
-    _close_with(server, servicer)
+    _close_with(server, servicer, run_servicer)
     for name in ["", *names]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     await server.start()
     return server, port
 
 
-def _close_with(server: grpc.aio.Server, servicer: QueryServicer) -> None:
-    """Make `server.stop()` close the servicer's worker pool once the RPCs are done."""
+def _close_with(server: grpc.aio.Server, *servicers: Any) -> None:
+    """Make `server.stop()` close the servicers' worker pools once the RPCs are done."""
     stop = server.stop
 
     async def stop_and_close(grace: float | None) -> Any:
         try:
             return await stop(grace)
         finally:
-            await asyncio.to_thread(servicer.close)
+            for servicer in servicers:
+                await asyncio.to_thread(servicer.close)
 
     server.stop = stop_and_close
 

@@ -10,6 +10,7 @@ driftline query latency|drift|performance …             the monitoring answers
 driftline report drift --html FILE …                    a drift report with distribution plots
 driftline reference save|list …                         saved reference profiles for drift
 driftline demo [--duration short] [--keep]              a first five minutes, end to end
+driftline runs list|show|compare …                      tracked experiment runs (MLflow filters)
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     schema.set_defaults(func=_cmd_schema)
 
     try:
-        from driftline.cli import demo, explore, query, references, sql
+        from driftline.cli import demo, explore, query, references, runs, sql
     except ImportError:  # the query API's generated code is missing (run `make proto`)
         pass
     else:
@@ -131,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
         query.add_parsers(sub)
         references.add_parsers(sub)
         demo.add_parser(sub)
+        runs.add_parsers(sub)
     return parser  # fmt: skip
 
 

@@ -278,6 +278,19 @@ class QueryConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RunsConfig:
+    """`runs`: experiment-run tracking. A run with no end event is CRASHED once nothing arrived
+    from it for `heartbeat_timeout` (or 3 of its own heartbeat intervals, if longer)."""
+
+    heartbeat_timeout_s: float = 60.0  # YAML key `heartbeat_timeout`, e.g. 60s
+
+    def validate(self, path: str) -> list[str]:
+        if self.heartbeat_timeout_s <= 0:
+            return [f"{path}.heartbeat_timeout: must be > 0"]
+        return []
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TelemetryConfig:
     """`telemetry`: driftline's own Prometheus endpoint and log level."""
 
@@ -303,6 +316,7 @@ class DriftlineConfig:
     derived: DerivedConfig = field(default_factory=DerivedConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     processors: ProcessorsConfig = field(default_factory=ProcessorsConfig)
+    runs: RunsConfig = field(default_factory=RunsConfig)
 
     def validate(self) -> list[str]:
         return (
@@ -315,6 +329,7 @@ class DriftlineConfig:
             + self.derived.validate("derived")
             + self.alerts.validate("alerts", frozenset(s.model for s in self.analysis.slos))
             + self.processors.validate("processors")
+            + self.runs.validate("runs")
         )
 
     @property

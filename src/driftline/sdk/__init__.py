@@ -8,11 +8,15 @@
 
     sdk.record_label(inference_id, 1, model="fraud")   # when the truth arrives
 
+    with sdk.start_run(experiment="fraud", params={"lr": 0.01}) as run:   # training side
+        run.log_metric("loss", 0.3, step=1)
+
 Imports only OpenTelemetry packages and `driftline.semconv` (install with `pip install
 driftline[sdk]`); nothing here starts a collector.
 """
 
 from driftline.sdk.labels import record_label
+from driftline.sdk.runs import Run, RunEndedError, RunLogHandler, RunParamError, start_run
 from driftline.sdk.setup import Configured, configure
 from driftline.sdk.tracking import (
     Inference,
@@ -26,11 +30,16 @@ from driftline.sdk.tracking import (
 __all__ = [
     "Configured",
     "Inference",
+    "Run",
+    "RunEndedError",
+    "RunLogHandler",
+    "RunParamError",
     "configure",
     "current_inference",
     "flush",
     "record_label",
     "sdk_dropped",
     "sdk_errors",
+    "start_run",
     "track_inference",
 ]

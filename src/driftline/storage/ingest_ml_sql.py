@@ -242,5 +242,7 @@ def ml_statements(signal: Signal) -> list[IngestStatement]:
     if signal is Signal.TRACES:
         return [inferences_statement(), features_statement()]
     if signal is Signal.LOGS:
-        return [labels_statement()]
+        from driftline.storage.ingest_runs_sql import run_statements  # builds on this module
+
+        return [labels_statement(), *run_statements()]
     return []

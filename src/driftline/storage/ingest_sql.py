@@ -213,6 +213,10 @@ class IngestStatement:
     # The columns decoded from the payload; None = the signal's full STRUCTURES entry. A
     # statement that needs few fields decodes fewer (unlisted message fields are skipped).
     structure: str | None = None
+    # Bytes every payload that can yield a row contains (an attribute key such as
+    # b"ml.run.id"); the inserter gives the statement only those payloads, and skips it when
+    # there are none. A pure function of the WAL bytes, so replays decide the same way.
+    requires: bytes | None = None
 
     def render(self, source: str, database: str) -> str:
         cols = ", ".join(f"`{c}`" for c in self.columns)

@@ -6,6 +6,10 @@ synchronous (`async_insert=0`), one thread (block boundaries depend only on the 
 replay of the same range after a crash therefore produces the same blocks with the same tokens,
 and the tables (which keep `non_replicated_deduplication_window` insert hashes) drop them:
 exactly-once. The same token is never reused for other data: ClickHouse would drop that too.
+
+A statement with `requires` (the run tables: b"ml.run.id") reads only the payloads containing
+those bytes, and is skipped when none does — a choice made from the WAL bytes alone, so a
+replay makes it again, and ordinary logs do not pay for run tracking.
 """
 
 from __future__ import annotations
@@ -156,9 +160,36 @@ class ProtobufInserter:
             return
         data = length_delimited(payloads)
         # Bisect tokens hold "/" (wal-1-7/1-3): the file name must not become a sub-directory.
-        path = self._tmp_dir / f"{token.replace('/', '~')}.{signal.name.lower()}.pb"
+        stem = f"{token.replace('/', '~')}.{signal.name.lower()}"
+        path = self._tmp_dir / f"{stem}.pb"
+        inputs: dict[str, tuple[bytes, Path]] = {}
+        subsets: dict[bytes, tuple[bytes, Path] | None] = {}
+        for statement in statements:
+            marker = statement.requires
+            if marker is None:
+                inputs[statement.table] = (data, path)
+                continue
+            if marker not in subsets:  # only the payloads that can yield its rows
+                picked = [p for p in payloads if marker in p]
+                if not picked:
+                    subsets[marker] = None
+                elif len(picked) == len(payloads):
+                    subsets[marker] = (data, path)
+                else:
+                    subsets[marker] = (
+                        length_delimited(picked),
+                        self._tmp_dir / f"{stem}.{marker.hex()[:24]}.pb",
+                    )
+            chosen = subsets[marker]
+            if chosen is not None:
+                inputs[statement.table] = chosen
+        statements = [s for s in statements if s.table in inputs]
+        if not statements:
+            return
+        files = {file: blob for blob, file in inputs.values()}
         if self._target.embedded:
-            path.write_bytes(data)
+            for file, blob in files.items():
+                file.write_bytes(blob)
 
         lanes = len(self._clients)
         # The first statements (the OTel table first: the heaviest) get a lane each; the last
@@ -169,15 +200,16 @@ class ProtobufInserter:
             """Run lane `index`'s statements on its own client; return the failures."""
             failures: dict[str, Exception] = {}
             for statement in plan[index]:
+                blob, file = inputs[statement.table]
                 structure = statement.structure or STRUCTURES[signal]
                 source = (
-                    f"file('{_escape(str(path))}', 'Protobuf', '{structure}')"
+                    f"file('{_escape(str(file))}', 'Protobuf', '{structure}')"
                     if self._target.embedded
                     else f"input('{structure}')"
                 )
                 settings = self._settings(signal, f"{token}:{statement.table}")
                 try:
-                    self._insert_one(self._clients[index], statement, source, data, settings)
+                    self._insert_one(self._clients[index], statement, source, blob, settings)
                 except (PermanentError, RetryableError) as e:
                     failures[statement.table] = e
             return failures
@@ -196,7 +228,8 @@ class ProtobufInserter:
                 failures.update(future.result())
         finally:
             if self._target.embedded:
-                path.unlink(missing_ok=True)
+                for file in files:
+                    file.unlink(missing_ok=True)
         retryable = [e for e in failures.values() if isinstance(e, RetryableError)]
         if retryable:
             raise retryable[0]  # storage trouble: retry everything (tokens make it safe)

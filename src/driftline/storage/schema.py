@@ -309,6 +309,12 @@ def _reference_tables(ctx: DdlContext) -> list[str]:
     return reference_tables(ctx)
 
 
+def _run_tables(ctx: DdlContext) -> list[str]:
+    from driftline.storage.schema_runs import run_tables  # builds on DdlContext, like schema_ml
+
+    return run_tables(ctx)
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
@@ -329,7 +335,8 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(
         6, "ml_references, ml_reference_features (saved reference profiles)", _reference_tables
     ),
-    Migration(7, "ml_features: LZ4 codecs for Timestamp and Value (drift scans)", _scan_codecs),
+    Migration(7, "ml_runs, ml_run_metrics, ml_run_latest, ml_run_liveness", _run_tables),
+    Migration(8, "ml_features: LZ4 codecs for Timestamp and Value (drift scans)", _scan_codecs),
 )
 
 

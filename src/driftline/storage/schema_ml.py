@@ -80,7 +80,7 @@ ORDER BY ({order_by})
 
 
 def ml_features_scan_codecs(ctx: DdlContext) -> list[str]:
-    """Migration 7: LZ4 instead of ZSTD(1) for the two columns every drift scan decodes.
+    """Migration 8: LZ4 instead of ZSTD(1) for the two columns every drift scan decodes.
 
     A 20-feature report over 2M inferences decodes 40M timestamps and 40M values; measured on
     the embedded engine, LZ4 takes about 0.6x ZSTD's CPU time for them (Delta+LZ4 for the

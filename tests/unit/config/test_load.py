@@ -147,3 +147,18 @@ def test_bad_slos_name_their_path(tmp_path: Path) -> None:
     text = "\n".join(err.value.problems)
     assert "analysis.slos[0].model: required" in text
     assert "analysis.slos[0].latency" in text and "analysis.slos[0].target" in text
+
+
+def test_runs_heartbeat_timeout(tmp_path: Path) -> None:
+    assert DriftlineConfig().runs.heartbeat_timeout_s == 60.0  # default changes nothing
+    path = tmp_path / "c.yaml"
+    path.write_text("runs:\n  heartbeat_timeout: 90s\n")
+    assert load_config(path, environ={}).runs.heartbeat_timeout_s == 90.0
+    for text, problem in (
+        ("runs:\n  heartbeat_timeout: 0s\n", "runs.heartbeat_timeout: must be > 0"),
+        ("runs:\n  heartbeat: 1s\n", "runs.heartbeat: unknown key"),
+    ):
+        path.write_text(text)
+        with pytest.raises(ConfigError) as err:
+            load_config(path, environ={})
+        assert problem in "\n".join(err.value.problems)

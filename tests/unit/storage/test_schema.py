@@ -21,6 +21,7 @@ ML_TABLES = (
     "ml_references",
     "ml_reference_features",
 )
+RUN_TABLES = ("ml_runs", "ml_run_metrics", "ml_run_latest", "ml_run_liveness")
 
 
 def _creates(statements: list[str]) -> list[str]:
@@ -76,7 +77,10 @@ def test_cluster_mode_uses_on_cluster_replicated_local_tables_and_distributed_fr
 def test_custom_engine_params_are_kept_in_cluster_mode() -> None:
     ctx = DdlContext(cluster_name="c", engine_name="ReplicatedMergeTree", engine_params="ver")
     assert ctx.engine("t").endswith("'{replica}', ver)")
-    assert len(_creates(all_statements(ctx))) == 2 * (len(TABLES) + len(ML_TABLES)) + 1
+    assert (
+        len(_creates(all_statements(ctx)))
+        == 2 * (len(TABLES) + len(ML_TABLES) + len(RUN_TABLES)) + 1
+    )
 
 
 def test_ml_tables_are_ordered_for_per_model_and_per_feature_scans() -> None:
@@ -103,3 +107,27 @@ def test_saved_references_have_no_ttl_and_scan_columns_get_lz4() -> None:
     assert any(
         s.startswith("ALTER TABLE `otel`.`ml_features_local` ON CLUSTER `prod`") for s in cluster
     )
+
+
+def test_run_tables_layout_and_engines() -> None:
+    statements = all_statements(DdlContext(dedup_window=55))
+    ddl = {t: next(s for s in statements if f"`default`.`{t}` (" in s) for t in RUN_TABLES}
+    assert "ORDER BY (RunId, Timestamp)" in ddl["ml_runs"]
+    assert "ORDER BY (RunId, Key, Step, Timestamp)" in ddl["ml_run_metrics"]
+    assert "ENGINE = AggregatingMergeTree()" in ddl["ml_run_latest"]
+    assert (
+        "AggregateFunction(argMax, Float64, Tuple(Int64, DateTime64(9), Float64))"
+        in (ddl["ml_run_latest"])
+    )
+    assert "ENGINE = AggregatingMergeTree()" in ddl["ml_run_liveness"]
+    assert all("non_replicated_deduplication_window = 55" in d for d in ddl.values())
+    cluster = all_statements(
+        DdlContext(cluster_name="c", engine_name="ReplicatedMergeTree", engine_params="ver")
+    )
+    latest = next(s for s in cluster if "`default`.`ml_run_latest_local` ON CLUSTER" in s)
+    assert (
+        "ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/default/ml_run_latest_local',"
+        " '{replica}')" in latest
+    )
+    metrics = next(s for s in cluster if "`default`.`ml_run_metrics_local` ON CLUSTER" in s)
+    assert "'{replica}', ver)" in metrics  # the plain tables keep the configured engine

@@ -1,0 +1,322 @@
+"""The SQL behind the run queries: a per-run view, the compiled MLflow filter, metric reads.
+
+    run view  = ml_runs grouped by run (a few rows each): identity and start from the start
+                event, params first-wins and tags latest-wins (folded in timestamp order),
+                end status from the end event
+              + ml_run_liveness (last seen)      → status CRASHED when silent too long
+              + ml_run_latest (latest per key)   → the `metrics` map filters and sorts use
+    filter    = run_filter.Comparison list → WHERE over the view; every user value and key is
+                a bound parameter ({fN:Type}), never SQL text
+    history   = one RunId range of ml_run_metrics, in (Key, Step) order
+
+Times: the view's start_time/end_time are DateTime64(9); filters compare them in milliseconds
+since the epoch, MLflow's unit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final, Protocol
+
+from driftline import semconv
+from driftline.errors import InvalidInputError
+
+Statement = tuple[str, dict[str, Any]]
+
+
+class Comparison(Protocol):
+    """What compile_filter reads of a query.run_filter.Comparison (storage sits below query)."""
+
+    @property
+    def entity(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def comparator(self) -> str: ...
+    @property
+    def value(self) -> Any: ...
+    @property
+    def position(self) -> int: ...
+
+
+class OrderBy(Protocol):
+    @property
+    def entity(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def ascending(self) -> bool: ...
+
+
+_EMPTY_MAP: Final = "CAST(map(), 'Map(String, String)')"
+_CRASH_FACTOR: Final = 3  # a run is silent for longer than 3 of its own heartbeat intervals
+_STRING_COLUMNS: Final = {
+    "run_id": "run_id",
+    "run_name": "run_name",
+    "status": "status",
+    "user_id": "user_id",
+    "artifact_uri": "artifact_uri",
+    "experiment_id": "experiment",
+}
+_TIME_COLUMNS: Final = {"start_time": "start_time", "end_time": "end_time"}
+_SQL_OPS: Final = {"=": "=", "!=": "!=", ">": ">", ">=": ">=", "<": "<", "<=": "<=",
+                   "LIKE": "LIKE", "ILIKE": "ILIKE"}  # fmt: skip
+
+
+def _run_view(where_runs: str) -> str:
+    """Every column the list, get and compare answers read, one row per run."""
+    return f"""SELECT r.run_id AS run_id, r.experiment AS experiment, r.run_name AS run_name,
+    r.user_id AS user_id, r.start_time AS start_time, r.end_time AS end_time,
+    r.params AS params, r.tags AS tags, r.attributes AS attributes,
+    r.attributes['artifact_uri'] AS artifact_uri,
+    l.last_seen AS last_seen,
+    multiIf(r.end_status != '', r.end_status,
+            toUnixTimestamp64Nano(greatest(ifNull(l.last_seen, r.start_time), r.start_time))
+              < {{now:Int64}} - toInt64(1e9 * greatest({{timeout_s:Float64}},
+                  {_CRASH_FACTOR} * toFloat64OrZero(r.attributes['heartbeat.interval_s']))),
+            '{semconv.RUN_CRASHED}', '{semconv.RUN_RUNNING}') AS status,
+    m.metrics AS metrics
+FROM (
+    SELECT RunId AS run_id,
+        argMinIf(Experiment, Timestamp, Event = 'start') AS experiment,
+        argMinIf(RunName, Timestamp, Event = 'start') AS run_name,
+        argMinIf(UserId, Timestamp, Event = 'start') AS user_id,
+        if(countIf(Event = 'start') > 0, minIf(Timestamp, Event = 'start'), min(Timestamp))
+            AS start_time,
+        if(countIf(Event = 'end') > 0, maxIf(Timestamp, Event = 'end'), NULL) AS end_time,
+        argMaxIf(Status, Timestamp, Event = 'end') AS end_status,
+        arrayFold((acc, x) -> mapUpdate(x.2, acc),
+            arraySort(x -> x.1, groupArrayIf((Timestamp, Params), notEmpty(Params))),
+            {_EMPTY_MAP}) AS params,
+        arrayFold((acc, x) -> mapUpdate(acc, x.2),
+            arraySort(x -> x.1, groupArrayIf((Timestamp, Tags), notEmpty(Tags))),
+            {_EMPTY_MAP}) AS tags,
+        arrayFold((acc, x) -> mapUpdate(acc, x.2),
+            arraySort(x -> x.1, groupArrayIf((Timestamp, CAST(Attributes, 'Map(String, String)')),
+                                             Event IN ('start', 'end'))),
+            {_EMPTY_MAP}) AS attributes
+    FROM ml_runs
+    WHERE {where_runs}
+    GROUP BY RunId
+) AS r
+LEFT JOIN (
+    SELECT RunId, max(LastSeen) AS last_seen FROM ml_run_liveness
+    WHERE RunId IN (SELECT RunId FROM ml_runs WHERE {where_runs}) GROUP BY RunId
+) AS l ON l.RunId = r.run_id
+LEFT JOIN (
+    SELECT RunId, mapFromArrays(groupArray(Key), groupArray(v)) AS metrics FROM (
+        SELECT RunId, Key, argMaxMerge(Latest) AS v FROM ml_run_latest
+        WHERE RunId IN (SELECT RunId FROM ml_runs WHERE {where_runs}) GROUP BY RunId, Key
+    ) GROUP BY RunId
+) AS m ON m.RunId = r.run_id"""
+
+
+class _Binder:
+    def __init__(self, params: dict[str, Any]) -> None:
+        self.params = params
+
+    def bind(self, value: Any, type_: str) -> str:
+        name = f"f{len(self.params)}"
+        self.params[name] = value
+        return f"{{{name}:{type_}}}"
+
+
+def _map_clause(column: str, c: Comparison, b: _Binder) -> str:
+    key = b.bind(c.key, "String")
+    if c.comparator == "IS NULL":
+        return f"NOT mapContains({column}, {key})"
+    if c.comparator == "IS NOT NULL":
+        return f"mapContains({column}, {key})"
+    if column == "metrics":
+        assert isinstance(c.value, float)
+        value = b.bind(c.value, "Float64")
+    else:
+        value = b.bind(c.value, "String")
+    # A run without the key never matches (MLflow joins on the key).
+    return f"(mapContains({column}, {key}) AND {column}[{key}] {_SQL_OPS[c.comparator]} {value})"
+
+
+def _attribute_clause(c: Comparison, b: _Binder) -> str:
+    if c.key in _TIME_COLUMNS:
+        assert isinstance(c.value, int)
+        value = b.bind(c.value, "Int64")
+        column = _TIME_COLUMNS[c.key]
+        return (
+            f"({column} IS NOT NULL AND toUnixTimestamp64Milli(assumeNotNull({column})) "
+            f"{_SQL_OPS[c.comparator]} {value})"
+        )
+    column = _STRING_COLUMNS[c.key]
+    if c.comparator in ("IN", "NOT IN"):
+        assert isinstance(c.value, tuple)
+        values = b.bind(list(c.value), "Array(String)")
+        return f"{'NOT ' if c.comparator == 'NOT IN' else ''}has({values}, {column})"
+    return f"{column} {_SQL_OPS[c.comparator]} {b.bind(c.value, 'String')}"
+
+
+def compile_filter(comparisons: Sequence[Comparison], params: dict[str, Any]) -> str:
+    """The WHERE condition over the run view ('1' for no condition); binds into `params`."""
+    b = _Binder(params)
+    parts: list[str] = []
+    for c in comparisons:
+        if c.entity == "metric":
+            parts.append(_map_clause("metrics", c, b))
+        elif c.entity == "param":
+            parts.append(_map_clause("params", c, b))
+        elif c.entity == "tag":
+            parts.append(_map_clause("tags", c, b))
+        elif c.entity == "attribute":
+            parts.append(_attribute_clause(c, b))
+        else:
+            raise InvalidInputError(
+                f"invalid filter at position {c.position}: datasets.{c.key} is MLflow grammar, "
+                "but driftline records no dataset inputs; filter on params, tags or "
+                "attributes (a run's data version is attributes of GetRun)"
+            )
+    return " AND ".join(parts) if parts else "1"
+
+
+def _order_expr(o: OrderBy, b: _Binder) -> str:
+    direction = "ASC" if o.ascending else "DESC"
+    if o.entity in ("metric", "param", "tag"):
+        column = {"metric": "metrics", "param": "params", "tag": "tags"}[o.entity]
+        key = b.bind(o.key, "String")
+        return f"if(mapContains({column}, {key}), {column}[{key}], NULL) {direction} NULLS LAST"
+    column = _TIME_COLUMNS.get(o.key) or _STRING_COLUMNS[o.key]
+    return f"{column} {direction} NULLS LAST"
+
+
+def list_runs(
+    experiments: Sequence[str],
+    comparisons: Sequence[Comparison],
+    order_by: Sequence[OrderBy],
+    max_results: int,
+    now_ns: int,
+    heartbeat_timeout_s: float,
+    offset: int = 0,
+) -> Statement:
+    params: dict[str, Any] = {
+        "now": now_ns, "timeout_s": heartbeat_timeout_s, "limit": max_results, "offset": offset,
+    }  # fmt: skip
+    where_runs = "1"
+    if experiments:
+        params["experiments"] = list(experiments)
+        where_runs = (
+            "RunId IN (SELECT RunId FROM ml_runs WHERE Event = 'start' "
+            "AND has({experiments:Array(String)}, Experiment))"
+        )
+    b = _Binder(params)
+    condition = compile_filter(comparisons, params)
+    orders = [_order_expr(o, b) for o in order_by]
+    # MLflow's natural order breaks the ties: newest first, then run id.
+    orders += ["start_time DESC", "run_id ASC"]
+    return (
+        f"""SELECT run_id, experiment, run_name, user_id, status,
+    toUnixTimestamp64Nano(start_time) AS start_ns,
+    ifNull(toUnixTimestamp64Nano(end_time), 0) AS end_ns,
+    ifNull(toUnixTimestamp64Nano(last_seen), 0) AS last_seen_ns,
+    params, tags, ifNull(metrics, map()) AS metrics, attributes
+FROM ({_run_view(where_runs)})
+WHERE {condition}
+ORDER BY {", ".join(orders)}
+LIMIT {{limit:UInt32}} OFFSET {{offset:UInt64}}""",
+        params,
+    )
+
+
+def get_runs(run_ids: Sequence[str], now_ns: int, heartbeat_timeout_s: float) -> Statement:
+    params: dict[str, Any] = {
+        "now": now_ns, "timeout_s": heartbeat_timeout_s, "ids": list(run_ids),
+    }  # fmt: skip
+    where = "has({ids:Array(String)}, RunId)"
+    return (
+        f"""SELECT run_id, experiment, run_name, user_id, status,
+    toUnixTimestamp64Nano(start_time) AS start_ns,
+    ifNull(toUnixTimestamp64Nano(end_time), 0) AS end_ns,
+    ifNull(toUnixTimestamp64Nano(last_seen), 0) AS last_seen_ns,
+    params, tags, ifNull(metrics, map()) AS metrics, attributes
+FROM ({_run_view(where)})""",
+        params,
+    )
+
+
+def metric_summaries(run_ids: Sequence[str]) -> Statement:
+    """Per run and key: latest by (step, timestamp, value), its step, min, max, points."""
+    return (
+        """SELECT RunId, Key, argMax(Value, (Step, Timestamp, Value)) AS latest,
+    argMax(Step, (Step, Timestamp, Value)) AS latest_step, min(Value), max(Value), count(),
+    toUnixTimestamp64Nano(max(Timestamp))
+FROM ml_run_metrics WHERE has({ids:Array(String)}, RunId)
+GROUP BY RunId, Key ORDER BY RunId, Key""",
+        {"ids": list(run_ids)},
+    )
+
+
+def artifacts(run_ids: Sequence[str]) -> Statement:
+    return (
+        """SELECT RunId, toUnixTimestamp64Nano(Timestamp), Attributes['artifact.uri'],
+    Attributes['artifact.path'], toInt64OrDefault(Attributes['artifact.size'], toInt64(-1)),
+    Attributes['artifact.sha256']
+FROM ml_runs WHERE has({ids:Array(String)}, RunId) AND Event = 'artifact'
+ORDER BY RunId, Timestamp""",
+        {"ids": list(run_ids)},
+    )
+
+
+def metric_history(
+    run_id: str, keys: Sequence[str], min_step: int | None, max_step: int | None, limit: int
+) -> Statement:
+    """Points of one run (some keys, a step range), in (Key, Step, Timestamp) order."""
+    params: dict[str, Any] = {"run": run_id, "limit": limit}
+    where = ["RunId = {run:String}"]
+    if keys:
+        params["keys"] = list(keys)
+        where.append("has({keys:Array(String)}, Key)")
+    if min_step is not None:
+        params["min_step"] = min_step
+        where.append("Step >= {min_step:Int64}")
+    if max_step is not None:
+        params["max_step"] = max_step
+        where.append("Step <= {max_step:Int64}")
+    return (
+        f"""SELECT Key, Step, toUnixTimestamp64Nano(Timestamp) AS ts, Value
+FROM ml_run_metrics WHERE {" AND ".join(where)}
+ORDER BY Key, Step, Timestamp
+LIMIT {{limit:UInt64}}""",
+        params,
+    )
+
+
+def run_exists(run_ids: Sequence[str]) -> Statement:
+    return (
+        "SELECT DISTINCT RunId FROM ml_runs WHERE has({ids:Array(String)}, RunId)",
+        {"ids": list(run_ids)},
+    )
+
+
+def run_span(run_id: str) -> Statement:
+    """First and last timestamp of anything the run sent (ns), to bound the log search."""
+    return (
+        """SELECT toUnixTimestamp64Nano(min(t)), toUnixTimestamp64Nano(max(t)) FROM (
+    SELECT Timestamp AS t FROM ml_runs WHERE RunId = {run:String}
+    UNION ALL SELECT LastSeen AS t FROM ml_run_liveness WHERE RunId = {run:String})""",
+        {"run": run_id},
+    )
+
+
+def run_logs(run_id: str, start_ns: int, end_ns: int, min_severity: int, limit: int) -> Statement:
+    """Training logs: records of otel_logs carrying the run id, run events excluded, in the
+    run's time span (the primary key of otel_logs is time-first)."""
+    return (
+        f"""SELECT toUnixTimestamp64Nano(Timestamp), SeverityText, SeverityNumber, Body,
+    LogAttributes['logger.name']
+FROM otel_logs
+WHERE Timestamp >= fromUnixTimestamp64Nano({{start:Int64}})
+  AND Timestamp <= fromUnixTimestamp64Nano({{end:Int64}})
+  AND LogAttributes['{semconv.ML_RUN_ID}'] = {{run:String}}
+  AND NOT startsWith(EventName, '{semconv.ML_RUN_PREFIX}')
+  AND SeverityNumber >= {{severity:UInt8}}
+ORDER BY Timestamp
+LIMIT {{limit:UInt32}}""",
+        {"run": run_id, "start": start_ns, "end": end_ns, "severity": min_severity,
+         "limit": limit},
+    )  # fmt: skip
