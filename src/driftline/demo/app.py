@@ -50,7 +50,7 @@ def run_demo(opts: DemoOptions, stream: TextIO | None = None) -> dict[str, Any]:
     from driftline.cli.client import Connection, QueryClient
     from driftline.demo import findings, scenario
     from driftline.demo.server import ModelServer
-    from driftline.demo.training import training_run
+    from driftline.demo.training import read_back, training_run
 
     stream = stream if stream is not None else sys.stderr
     temporary = opts.data_dir is None
@@ -70,13 +70,15 @@ def run_demo(opts: DemoOptions, stream: TextIO | None = None) -> dict[str, Any]:
             )
             cmd = findings.Commands(endpoints["query_grpc"] if opts.keep else None)
             print("training run …", file=stream, flush=True)
-            run = training_run(opts.seed, cmd)
+            run = training_run(opts.seed, cmd, endpoint=f"http://{endpoints['otlp_grpc']}")
         finally:
             server.stop()
             configured.shutdown()  # every span and label exported before we look
         print("waiting for the collector to store everything …", file=stream, flush=True)
         collector.wait_caught_up()
         connection = Connection(endpoint=endpoints["query_grpc"], timeout_s=60.0)
+        if run is not None:
+            run = read_back(run, connection)
         with QueryClient(connection) as client:
             findings.wait_stored(client, phases)
             print("asking driftline what it found …", file=stream, flush=True)
