@@ -1,7 +1,7 @@
 """Wiring: config → WAL → ClickHouse sink → receivers → query API → /metrics; run; shut down.
 
-Start order follows the Collector's rule (consumers before producers): the WAL and the sink
-exist before any receiver accepts data. Shutdown runs in reverse: receivers stop accepting and
+Start order follows the Collector's rule (consumers before producers): the WAL, the sink and
+the OTLP forwarders (one WAL cursor each) exist before any receiver accepts data. Shutdown runs in reverse: receivers stop accepting and
 finish in-flight requests, the sink drains what it can within the grace period, the WAL is
 flushed and closed. Anything not yet in ClickHouse stays in the WAL for the next start.
 """
@@ -30,6 +30,7 @@ from driftline.config.model import DriftlineConfig
 from driftline.errors import WalFullError
 from driftline.export.clickhouse.sink import CURSOR as CLICKHOUSE_CURSOR
 from driftline.export.clickhouse.sink import ClickHouseSink, Record
+from driftline.export.otlp import OtlpForwarder, forward_cursors, start_forwarders
 from driftline.storage.client import Target, connect
 from driftline.storage.inserter import ProtobufInserter
 from driftline.storage.migrate import migrate
@@ -113,6 +114,7 @@ class RunningService:
     sink: ClickHouseSink
     endpoints: dict[str, str] = field(default_factory=dict)
     closers: list[Any] = field(default_factory=list)
+    forwarders: list[OtlpForwarder] = field(default_factory=list)
 
 
 def _host(endpoint: str) -> str:
@@ -140,7 +142,8 @@ async def start(cfg: DriftlineConfig) -> RunningService:
 
     data_dir = Path(cfg.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
-    wal = Wal.open(cfg.wal, cfg.wal_dir, cursors=[CLICKHOUSE_CURSOR])
+    forwarding = cfg.exporters.otlp
+    wal = Wal.open(cfg.wal, cfg.wal_dir, cursors=[CLICKHOUSE_CURSOR, *forward_cursors(forwarding)])
     ch = cfg.exporters.clickhouse
     target = Target.from_config(ch, cfg.clickhouse_dir)
     client = connect(target)
@@ -153,6 +156,8 @@ async def start(cfg: DriftlineConfig) -> RunningService:
     )
     sink.start()
     service = RunningService(cfg, wal, sink)
+    # Each destination reads its own cursor; none of them is watched by the backpressure below.
+    service.forwarders = start_forwarders(wal, forwarding, data_dir / "state")
 
     durable = BackpressureLog(wal, ch.max_lag_mib << 20, cfg.wal.retry_after_s)
     otlp = cfg.receivers.otlp
@@ -199,10 +204,12 @@ async def stop(service: RunningService, grace_s: float = 10.0) -> None:
             closer.shutdown()  # prometheus HTTP server
     deadline = time.monotonic() + grace_s
     while time.monotonic() < deadline:
-        cursor = service.wal.stats().cursors.get(CLICKHOUSE_CURSOR)
-        if cursor is None or cursor.lag_records == 0:
+        # Every consumer (the sink and each forwarder) drains within the same grace period.
+        if all(c.lag_records == 0 for c in service.wal.stats().cursors.values()):
             break
         await asyncio.sleep(0.05)
+    for forwarder in service.forwarders:
+        forwarder.stop(timeout_s=max(1.0, deadline - time.monotonic()))
     service.sink.stop()
     service.wal.close()
     log.info("driftline stopped")
