@@ -1,9 +1,10 @@
 """Wiring: config → WAL → ClickHouse sink → receivers → query API → /metrics; run; shut down.
 
 Start order follows the Collector's rule (consumers before producers): the WAL, the sink and
-the OTLP forwarders (one WAL cursor each) exist before any receiver accepts data. Shutdown runs in reverse: receivers stop accepting and
-finish in-flight requests, the sink drains what it can within the grace period, the WAL is
-flushed and closed. Anything not yet in ClickHouse stays in the WAL for the next start.
+the OTLP forwarders (one WAL cursor each) exist before any receiver accepts data. Shutdown runs
+in reverse: receivers stop accepting and finish in-flight requests, the sink and forwarders
+drain what they can within the grace period, the WAL is flushed and closed. Anything not yet in
+ClickHouse or at a destination stays in the WAL for the next start.
 """
 
 from __future__ import annotations
