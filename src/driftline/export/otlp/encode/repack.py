@@ -56,26 +56,29 @@ class _Splitter:
         self.out: list[Message] = []
         self._current: Message | None = None
         self._n = 0
-        self._resource: tuple[int, Message] | None = None  # (id of the source, its copy)
-        self._scope: tuple[int, Message] | None = None
+        # (position of the source, its copy in the current request). Positions, not id():
+        # upb hands out short-lived wrappers whose ids are reused.
+        self._resource: tuple[int, Message] | None = None
+        self._scope: tuple[tuple[int, int], Message] | None = None
 
     @property
     def room(self) -> int:
         return self._cap - self._n
 
-    def scope_for(self, resource: Message, scope: Message) -> Any:
+    def scope_for(self, at: tuple[int, int], resource: Message, scope: Message) -> Any:
+        """The copy of scope `at` = (resource index, scope index) in the current request."""
         shape = self._shape
         if self._current is None:
             self._current = shape.request()
             self.out.append(self._current)
-        if self._resource is None or self._resource[0] != id(resource):
+        if self._resource is None or self._resource[0] != at[0]:
             copy = getattr(self._current, shape.resources).add()
             _copy_header(copy, resource, shape.scopes)
-            self._resource, self._scope = (id(resource), copy), None
-        if self._scope is None or self._scope[0] != id(scope):
+            self._resource, self._scope = (at[0], copy), None
+        if self._scope is None or self._scope[0] != at:
             copy = getattr(self._resource[1], shape.scopes).add()
             _copy_header(copy, scope, shape.items)
-            self._scope = (id(scope), copy)
+            self._scope = (at, copy)
         return self._scope[1]
 
     def added(self, n: int) -> None:
@@ -88,17 +91,17 @@ def split_items(signal: Signal, request: Message, cap: int) -> list[Message]:
     """Pieces of `request` with at most `cap` items each (cap >= 1), in the original order."""
     shape = SHAPES[signal]
     splitter = _Splitter(shape, cap)
-    for resource in getattr(request, shape.resources):
-        for scope in getattr(resource, shape.scopes):
+    for ri, resource in enumerate(getattr(request, shape.resources)):
+        for si, scope in enumerate(getattr(resource, shape.scopes)):
             leaves = getattr(scope, shape.items)
             if signal is Signal.METRICS:
                 for metric in leaves:
-                    _split_metric(splitter, resource, scope, metric)
+                    _split_metric(splitter, (ri, si), resource, scope, metric)
                 continue
             i = 0
             while i < len(leaves):
                 take = min(splitter.room, len(leaves) - i)
-                getattr(splitter.scope_for(resource, scope), shape.items).extend(
+                getattr(splitter.scope_for((ri, si), resource, scope), shape.items).extend(
                     leaves[i : i + take]
                 )
                 i += take
@@ -106,10 +109,12 @@ def split_items(signal: Signal, request: Message, cap: int) -> list[Message]:
     return splitter.out
 
 
-def _split_metric(splitter: _Splitter, resource: Message, scope: Message, metric: Message) -> None:
+def _split_metric(
+    splitter: _Splitter, at: tuple[int, int], resource: Message, scope: Message, metric: Message
+) -> None:
     points = metric_points(metric)
     if points <= splitter.room:
-        splitter.scope_for(resource, scope).metrics.add().CopyFrom(metric)
+        splitter.scope_for(at, resource, scope).metrics.add().CopyFrom(metric)
         splitter.added(points)
         return
     kind = metric.WhichOneof("data")
@@ -117,7 +122,7 @@ def _split_metric(splitter: _Splitter, resource: Message, scope: Message, metric
     i = 0
     while i < points:
         take = min(splitter.room, points - i)
-        piece = splitter.scope_for(resource, scope).metrics.add()
+        piece = splitter.scope_for(at, resource, scope).metrics.add()
         _copy_header(piece, metric, kind)
         data = getattr(piece, kind)
         _copy_header(data, getattr(metric, kind), "data_points")
