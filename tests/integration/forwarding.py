@@ -68,6 +68,11 @@ class Harness:
         assert self.wal is not None
         return self.wal.stats().cursors[dest.cursor].lag_records
 
+    def fresh(self) -> None:
+        """Close everything and continue in a new, empty directory."""
+        self.close()
+        self.dir = self.dir / "next"
+
     def close(self) -> None:
         for f in self.forwarders:
             f.stop(2.0)
