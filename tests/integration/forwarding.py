@@ -1,4 +1,5 @@
-"""Helpers for the forwarder tests (fixtures wrap them): a real WAL, the in-process OTLP sink, forwarders on both."""
+"""Helpers for the forwarder tests (fixtures wrap them): a real WAL, the in-process OTLP sink,
+forwarders on both."""
 
 from __future__ import annotations
 

@@ -54,7 +54,8 @@ def test_requests_are_repacked_under_max_batch_items(harness: Harness, sink: Otl
     wal = harness.open(dest)
     sizes = [2500, 300, 700, 999, 1, 4000]
     for n in sizes:
-        wal.append(int(Signal.TRACES), otlp_requests.traces([[n // 2, n - n // 2]]).SerializeToString())
+        body = otlp_requests.traces([[n // 2, n - n // 2]]).SerializeToString()
+        wal.append(int(Signal.TRACES), body)
     harness.start(dest)
     assert sink.wait_items(sum(sizes)) == sum(sizes)
     got = [r.items for r in sink.requests()]
@@ -72,7 +73,9 @@ def test_only_the_configured_signals_are_sent(harness: Harness, sink: OtlpSink) 
     assert sink.items(Signal.METRICS) == 4 and sink.items(Signal.TRACES) == 0
 
 
-def test_transform_hook_edits_each_request_before_encoding(harness: Harness, sink: OtlpSink) -> None:
+def test_transform_hook_edits_each_request_before_encoding(
+    harness: Harness, sink: OtlpSink
+) -> None:
     seen: list[Signal] = []
 
     def enrich(signal: Signal, request: Message) -> None:

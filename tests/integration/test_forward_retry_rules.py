@@ -3,6 +3,7 @@ forwarder waits, and what is counted when it gives up."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,7 +39,7 @@ def _one_request(harness: Harness, sink: OtlpSink, spans: int = 10, **kw: object
 
 def _gaps(sink: OtlpSink) -> list[float]:
     times = [r.at for r in sink.requests()]
-    return [b - a for a, b in zip(times, times[1:], strict=False)]
+    return [b - a for a, b in itertools.pairwise(times)]
 
 
 def test_retry_info_delay_is_honoured(harness: Harness, sink: OtlpSink) -> None:
@@ -59,7 +60,9 @@ def test_retry_info_delay_is_honoured(harness: Harness, sink: OtlpSink) -> None:
     [grpc.StatusCode.CANCELLED, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.ABORTED,
      grpc.StatusCode.OUT_OF_RANGE, grpc.StatusCode.DATA_LOSS],
 )  # fmt: skip
-def test_every_retryable_code_is_retried(harness: Harness, sink: OtlpSink, code: grpc.StatusCode) -> None:  # fmt: skip
+def test_every_retryable_code_is_retried(
+    harness: Harness, sink: OtlpSink, code: grpc.StatusCode
+) -> None:
     sink.script(Answer(code=code))
     _one_request(harness, sink)
     assert [r.answered for r in sink.requests()] == ["failed", "ok"]
@@ -80,7 +83,9 @@ def test_permanent_errors_are_not_retried_but_counted(
     assert metric("sent_items", exporter=name, signal="traces") == 0
 
 
-def test_resource_exhausted_is_retried_only_with_retry_info(harness: Harness, sink: OtlpSink) -> None:  # fmt: skip
+def test_resource_exhausted_is_retried_only_with_retry_info(
+    harness: Harness, sink: OtlpSink
+) -> None:
     sink.script(Answer(code=grpc.StatusCode.RESOURCE_EXHAUSTED))
     name = _one_request(harness, sink)
     assert len(sink.requests()) == 1
@@ -102,7 +107,9 @@ def test_partial_success_is_counted_and_not_retried(harness: Harness, sink: Otlp
     assert metric("sent_items", exporter=name, signal="traces") == 6
 
 
-def test_giving_up_after_max_elapsed_time_drops_and_counts(harness: Harness, sink: OtlpSink) -> None:  # fmt: skip
+def test_giving_up_after_max_elapsed_time_drops_and_counts(
+    harness: Harness, sink: OtlpSink
+) -> None:
     sink.script(*[Answer(code=grpc.StatusCode.UNAVAILABLE)] * 1000)
     retry = RetryConfig(initial_interval_s=0.05, max_interval_s=0.1, max_elapsed_time_s=0.5)
     name = _one_request(harness, sink, retry_on_failure=retry)
@@ -111,7 +118,9 @@ def test_giving_up_after_max_elapsed_time_drops_and_counts(harness: Harness, sin
     assert metric("dropped_items", exporter=name, signal="traces", reason="retries_exhausted") == 10
 
 
-def test_http_retry_after_is_honoured_and_400_is_not_retried(harness: Harness, sink: OtlpSink) -> None:  # fmt: skip
+def test_http_retry_after_is_honoured_and_400_is_not_retried(
+    harness: Harness, sink: OtlpSink
+) -> None:
     sink.script(Answer(http_status=503, retry_delay_s=1), Answer(http_status=429))
     name = _one_request(harness, sink, protocol="http")
     assert [r.answered for r in sink.requests()] == ["failed", "failed", "ok"]

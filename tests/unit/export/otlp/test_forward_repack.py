@@ -93,7 +93,8 @@ def test_packer_combines_up_to_both_limits() -> None:
     packer.add_all(Piece(Signal.TRACES, b, 10) for b in bodies)
     done = packer.finish()
     assert [p.items for p in done] == [30, 30, 10]
-    assert [count_items(Signal.TRACES, ExportTraceServiceRequest.FromString(p.body)) for p in done] == [30, 30, 10]  # fmt: skip
+    decoded = [ExportTraceServiceRequest.FromString(p.body) for p in done]
+    assert [count_items(Signal.TRACES, r) for r in decoded] == [30, 30, 10]
     by_bytes = Packer(Signal.TRACES, 0, len(bodies[0]) * 2)
     by_bytes.add_all(Piece(Signal.TRACES, b, 10) for b in bodies)
     assert [p.items for p in by_bytes.finish()] == [20, 20, 20, 10]
