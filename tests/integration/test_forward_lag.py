@@ -41,7 +41,7 @@ def test_a_dead_destination_sheds_its_oldest_records_instead_of_stopping_ingest(
     harness: Harness, sink: OtlpSink
 ) -> None:
     sink.stop()  # the destination is down from the start
-    dest = harness.dest(sink.grpc_endpoint, max_lag_mib=3, timeout_s=0.5)
+    dest = harness.dest(sink.grpc_endpoint, max_lag_mib=3, timeout_s=0.5, max_batch_bytes=256 << 10)
     wal = harness.open(dest)  # 16 MiB cap, 1 MiB segments
     harness.start(dest)
     body = _body()

@@ -24,9 +24,10 @@ transform, every record is decoded, transformed in place, and encoded again.
 Lag. Nothing here blocks ingest: the receivers' backpressure looks only at the ClickHouse
 cursor and the WAL's size. But an unacknowledged cursor pins its WAL segments, so a dead
 destination would fill the WAL to wal.max_size_mib, and then ingest stops. To prevent that, a
-destination more than max_lag_mib behind sheds its oldest records: the batches in flight are
-abandoned, then records are acknowledged unsent until the lag is under 90 % of the cap, all
-counted as dropped with reason "lag" (the Collector's sending_queue drops when full, too).
+destination more than max_lag_mib behind sheds its oldest records until the lag is under 90 %
+of the cap: first the batches in flight, oldest first (a batch is abandoned whole, so the
+granularity is max_batch_bytes), then records read and acknowledged unsent, all counted as
+dropped with reason "lag" (the Collector's sending_queue drops data when full, too).
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ _READ_MAX_RECORDS = 256
 _SLOT_WAIT_S = 0.25
 _LAG_CHECK_INTERVAL_S = 0.5
 _SHED_TARGET = 0.9
-_SHED_READ_BYTES = 16 << 20
+_SHED_READ_BYTES = 1 << 20
 
 
 class Record(Protocol):
@@ -128,6 +129,8 @@ class OtlpForwarder:
         self._restart_mark = self._mark.value  # ids up to here may be downstream already
         self._handed_through = 0  # the last id the reader put into a batch
         self._drop_through = 0  # batches ending at or before this are abandoned (lag)
+        self._in_flight: dict[int, Batch] = {}  # by first_id: handed to a consumer, not acked
+        self._in_flight_lock = threading.Lock()
         self._lag_checked_at = 0.0
         self.batches_done = 0
         self.last_error = ""
@@ -176,6 +179,8 @@ class OtlpForwarder:
                     if not batch.pieces:  # nothing in it for this destination
                         self._ack(batch.first_id, batch.last_id)
                         continue
+                    with self._in_flight_lock:
+                        self._in_flight[batch.first_id] = batch
                     self._queue.put(batch)
                     handed = True
                 finally:
@@ -261,35 +266,36 @@ class OtlpForwarder:
 
     def _shed(self) -> None:
         assert self._lag_bytes is not None
-        cap = self._config.max_lag_mib << 20
+        target = self._config.max_lag_mib * _SHED_TARGET * (1 << 20)
         log.warning(
             "forwarder %s: %d MiB behind (max_lag_mib %d); dropping its oldest records",
             self.name, self._lag_bytes() >> 20, self._config.max_lag_mib,
         )  # fmt: skip
-        # The batches in flight hold the oldest records: give them up first, and wait until
-        # every slot is back, so the checkpoint can move past them.
-        self._drop_through = self._handed_through
-        held = 0
-        try:
-            while held < self._config.num_consumers:
-                if self._stop.is_set():
-                    return
-                if self._slots.acquire(timeout=_SLOT_WAIT_S):
-                    held += 1
-            while not self._stop.is_set() and self._lag_bytes() > cap * _SHED_TARGET:
-                records = list(self._pending)
-                self._pending.clear()
-                if not records:
-                    records = list(self._source.read(self.cursor, 4096, _SHED_READ_BYTES, 0.0))
-                if not records:
-                    break
-                for record in records:
-                    self._drop_record(record, "lag")
-                self._handed_through = records[-1].id
-                self._ack(records[0].id, records[-1].id)
-        finally:
-            for _ in range(held):
-                self._slots.release()
+        # The batches in flight hold the oldest records: give those up first, oldest first,
+        # each until its consumer has acknowledged it (so the checkpoint moves past it).
+        while not self._stop.is_set() and self._lag_bytes() > target:
+            with self._in_flight_lock:
+                oldest = min(self._in_flight.values(), key=lambda b: b.first_id, default=None)
+            if oldest is None:
+                break
+            self._drop_through = max(self._drop_through, oldest.last_id)
+            while not self._stop.is_set():
+                with self._in_flight_lock:
+                    if oldest.first_id not in self._in_flight:
+                        break
+                self._stop.wait(0.01)
+        # Then records not yet handed out, straight from the WAL, acknowledged unsent.
+        while not self._stop.is_set() and self._lag_bytes() > target:
+            records = list(self._pending)
+            self._pending.clear()
+            if not records:
+                records = list(self._source.read(self.cursor, 64, _SHED_READ_BYTES, 0.0))
+            if not records:
+                break
+            for record in records:
+                self._drop_record(record, "lag")
+            self._handed_through = records[-1].id
+            self._ack(records[0].id, records[-1].id)
 
     def _drop_record(self, record: Record, reason: str) -> None:
         signal = _signal(record)
@@ -313,6 +319,8 @@ class OtlpForwarder:
             except _Stopping:
                 pass  # unacked: the next start sends it again
             finally:
+                with self._in_flight_lock:
+                    self._in_flight.pop(batch.first_id, None)
                 self._slots.release()
 
     def _deliver(self, batch: Batch) -> None:
