@@ -79,7 +79,15 @@ def classify(error: grpc.RpcError) -> ExportRetryable | ExportRefused:
 
 class GrpcTransport:
     def __init__(self, config: OtlpExporterConfig) -> None:
-        options = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
+        options = [
+            ("grpc.max_send_message_length", -1),
+            ("grpc.max_receive_message_length", -1),
+            # grpc's own reconnect backoff grows to 120 s by default: after a long outage the
+            # channel would sit idle long after the destination is back. Our retry loop
+            # already backs off; the channel should just try when asked.
+            ("grpc.initial_reconnect_backoff_ms", 250),
+            ("grpc.max_reconnect_backoff_ms", 2000),
+        ]
         target = _target(config.endpoint)
         if config.insecure:
             self._channel = grpc.insecure_channel(target, options=options)
