@@ -341,7 +341,7 @@ class DriftlineConfig:
 #           max_batch_items: 0              # 0: no cap; else re-packed so none exceeds it
 #           max_batch_bytes: 4194304        # requests combined (and split) to stay under this
 #           max_lag_mib: 1024               # further behind: oldest records dropped, counted
-#           num_consumers: 2                # batches in flight at once
+#           num_consumers: 4                # batches in flight at once
 #           retry_on_failure: {initial_interval: 5s, max_interval: 30s, max_elapsed_time: 0s}
 
 ForwardSignal = Literal["traces", "metrics", "logs"]
@@ -387,7 +387,7 @@ class OtlpExporterConfig:
     # "lag") so a dead backend cannot fill the WAL and stop ingest. 0: never drop; a dead
     # destination then stops ingest once the WAL reaches wal.max_size_mib.
     max_lag_mib: int = DEFAULT_FORWARD_MAX_LAG_MIB
-    num_consumers: int = 2
+    num_consumers: int = 4  # batches in flight at once (the Collector's sending_queue)
     retry_on_failure: RetryConfig = field(default_factory=RetryConfig)
 
     @property

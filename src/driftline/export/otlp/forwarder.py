@@ -314,14 +314,21 @@ class OtlpForwarder:
             batch = self._queue.get()
             if batch is None:
                 return
+            delivered = False
             try:
                 self._deliver(batch)
+                delivered = True
             except _Stopping:
                 pass  # unacked: the next start sends it again
             finally:
+                # The slot is free before the ack: acknowledging writes (and fsyncs) the
+                # ledger, and the next batch need not wait for that.
+                self._slots.release()
+                if delivered:
+                    self._ack(batch.first_id, batch.last_id)
+                    self.batches_done += 1
                 with self._in_flight_lock:
                     self._in_flight.pop(batch.first_id, None)
-                self._slots.release()
 
     def _deliver(self, batch: Batch) -> None:
         while True:
@@ -342,8 +349,6 @@ class OtlpForwarder:
                 log.exception("forwarder %s: unexpected error; retrying in 1 s", self.name)
                 if self._stop.wait(1.0):
                     raise _Stopping from None
-        self._ack(batch.first_id, batch.last_id)
-        self.batches_done += 1
 
     def _send(self, batch: Batch, piece: Piece) -> None:
         label = SHAPES[piece.signal].name
