@@ -49,6 +49,7 @@ bench: install
 	$(BIN)/python bench/ingest_bench.py $(BENCH_ARGS)
 	$(BIN)/python bench/monitor_bench.py
 	$(BIN)/python bench/sdk_bench.py
+	$(BIN)/python bench/forward_bench.py
 
 clean:
 	rm -rf $(VENV) $(GEN) .pytest_cache .mypy_cache .ruff_cache
