@@ -352,7 +352,8 @@ DEFAULT_FORWARD_MAX_LAG_MIB: Final = 1024
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ClientTLSConfig:
-    """TLS towards a destination. `insecure: true` sends plaintext (as in the Collector)."""
+    """TLS towards a destination. gRPC: `insecure: true` sends plaintext (as in the
+    Collector). OTLP/HTTP: the URL's scheme decides; with https, `insecure` skips verification."""
 
     insecure: bool = False
     ca_file: str = ""  # empty: the system roots
@@ -396,7 +397,7 @@ class OtlpExporterConfig:
 
     @property
     def insecure(self) -> bool:
-        """Plaintext: tls.insecure, or an http:// endpoint."""
+        """gRPC plaintext: tls.insecure, or an http:// endpoint."""
         return self.tls.insecure or self.endpoint.startswith("http://")
 
     def validate(self, path: str) -> list[str]:

@@ -1,5 +1,6 @@
 """OTLP/HTTP (protobuf) transport: `POST <endpoint>/v1/<signal>`, answers classified.
 
+The URL's scheme decides TLS (`tls.insecure` with https:// skips certificate verification).
 One keep-alive `http.client` connection per consumer thread (http.client connections are not
 thread-safe), re-opened after any connection error. gzip is done here, at level 1: the
 payload is already protobuf, and level 1 gets most of the gain at a fraction of the CPU.
@@ -44,8 +45,12 @@ def retry_after(value: str | None) -> float | None:
 
 
 def _ssl_context(config: OtlpExporterConfig) -> ssl.SSLContext:
+    """TLS for an https:// endpoint; with tls.insecure the certificate is not verified."""
     tls = config.tls
     context = ssl.create_default_context(cafile=tls.ca_file or None)
+    if tls.insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
     if tls.cert_file:
         context.load_cert_chain(tls.cert_file, tls.key_file)
     return context
@@ -54,7 +59,7 @@ def _ssl_context(config: OtlpExporterConfig) -> ssl.SSLContext:
 class HttpTransport:
     def __init__(self, config: OtlpExporterConfig) -> None:
         url = urlsplit(config.endpoint)
-        self._https = url.scheme == "https" and not config.tls.insecure
+        self._https = url.scheme == "https"
         self._host = url.hostname or ""
         self._port = url.port or (443 if url.scheme == "https" else 80)
         base = url.path.rstrip("/")
