@@ -12,11 +12,13 @@ same port simulate a downstream outage.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 import time
 from collections import Counter
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -53,8 +55,9 @@ class Received:
 
 
 class OtlpSink:
-    def __init__(self, keep_requests: bool = False) -> None:
+    def __init__(self, keep_requests: bool = False, tls: tuple[Path, Path] | None = None) -> None:
         self.keep_requests = keep_requests
+        self.tls = tls  # (cert_file, key_file): serve both ports over TLS
         self.received: list[Received] = []
         self.headers: list[dict[str, str]] = []
         self._script: list[Answer] = []
@@ -204,14 +207,23 @@ class OtlpSink:
             server.add_generic_rpc_handlers(
                 (grpc.method_handlers_generic_handler(service, handler),)
             )
-        self.grpc_port = server.add_insecure_port(f"127.0.0.1:{grpc_port}")
+        address = f"127.0.0.1:{grpc_port}"
+        context = None
+        if self.tls is None:
+            self.grpc_port = server.add_insecure_port(address)
+        else:
+            cert, key = (p.read_bytes() for p in self.tls)
+            creds = grpc.ssl_server_credentials([(key, cert)])
+            self.grpc_port = server.add_secure_port(address, creds)
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*self.tls)
         await server.start()
         self._grpc = server
         app = web.Application(client_max_size=256 << 20)
         app.router.add_post("/v1/{signal}", self._http_handler)
         runner = web.AppRunner(app)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", http_port, reuse_address=True)
+        site = web.TCPSite(runner, "127.0.0.1", http_port, reuse_address=True, ssl_context=context)
         await site.start()
         self.http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self._http = runner
