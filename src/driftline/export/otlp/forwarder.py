@@ -18,7 +18,8 @@ from everything the WAL holds by then: under load, small requests are combined u
 max_batch_bytes; when idle, a request goes out alone at once (no linger).
 
 Without a transform, a record whose item count and size fit is forwarded as the WAL's bytes
-(combined by concatenation, see repack.py); it is decoded once, for its item count. With a
+(combined by concatenation, see repack.py), never decoded: its items are counted on the wire
+(encode/count.py). With a
 transform, every record is decoded, transformed in place, and encoded again.
 
 Lag. Nothing here blocks ingest: the receivers' backpressure looks only at the ClickHouse
@@ -47,6 +48,7 @@ from tenacity import RetryCallState
 
 from driftline.config.model import OtlpExporterConfig
 from driftline.export.otlp import metrics
+from driftline.export.otlp.encode.count import count_wire_items
 from driftline.export.otlp.encode.repack import Packer, Piece, split_to_fit
 from driftline.export.otlp.encode.shapes import BY_NAME, SHAPES, count_items
 from driftline.export.otlp.retry import call_with_retry
@@ -227,30 +229,36 @@ class OtlpForwarder:
 
     def _pieces(self, record: Record, signal: Signal) -> list[Piece]:
         label = SHAPES[signal].name
+        cfg = self._config
         payload = record.payload
+        transform = self._transform
         try:
-            request = SHAPES[signal].request.FromString(payload)
+            if transform is None:
+                items = count_wire_items(signal, payload)  # no decode unless it must be split
+                request = None
+            else:
+                request = SHAPES[signal].request.FromString(payload)
         except DecodeError as e:
             metrics.DROPPED_ITEMS.labels(self.name, label, "undecodable").inc()
             log.error("forwarder %s: WAL record %d does not decode: %s", self.name, record.id, e)
             return []
-        if self._transform is not None:
+        if transform is not None and request is not None:
             before = count_items(signal, request)
             try:
-                self._transform(signal, request)
+                transform(signal, request)
             except Exception:
                 metrics.DROPPED_ITEMS.labels(self.name, label, "transform").inc(before)
                 log.exception("forwarder %s: transform failed on record %d", self.name, record.id)
                 return []
             payload = request.SerializeToString()
-        items = count_items(signal, request)
+            items = count_items(signal, request)
         if record.id <= self._restart_mark:
             metrics.RESENT_ITEMS.labels(self.name, label, "restart").inc(items)
-        cfg = self._config
-        if (not cfg.max_batch_items or items <= cfg.max_batch_items) and len(
-            payload
-        ) <= cfg.max_batch_bytes:
+        fits_items = not cfg.max_batch_items or items <= cfg.max_batch_items
+        if fits_items and len(payload) <= cfg.max_batch_bytes:
             return [Piece(signal, payload, items)]
+        if request is None:
+            request = SHAPES[signal].request.FromString(payload)
         return split_to_fit(signal, request, items, cfg.max_batch_items, cfg.max_batch_bytes)
 
     # ---- lag shedding ------------------------------------------------------------------------
@@ -302,7 +310,7 @@ class OtlpForwarder:
         if signal is None or signal not in self._signals:
             return
         try:
-            items = count_items(signal, SHAPES[signal].request.FromString(record.payload))
+            items = count_wire_items(signal, record.payload)
         except DecodeError:
             items = 1
         metrics.DROPPED_ITEMS.labels(self.name, SHAPES[signal].name, reason).inc(items)

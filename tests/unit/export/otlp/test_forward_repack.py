@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+from google.protobuf.message import DecodeError
 from hypothesis import given
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from driftline.export.otlp.encode.count import count_wire_items
 from driftline.export.otlp.encode.repack import Packer, Piece, split_items, split_to_fit
 from driftline.export.otlp.encode.shapes import count_items
 from driftline.signals import Signal
@@ -98,3 +101,27 @@ def test_packer_combines_up_to_both_limits() -> None:
     by_bytes = Packer(Signal.TRACES, 0, len(bodies[0]) * 2)
     by_bytes.add_all(Piece(Signal.TRACES, b, 10) for b in bodies)
     assert [p.items for p in by_bytes.finish()] == [20, 20, 20, 10]
+
+
+@given(
+    shape=st.lists(st.lists(st.integers(0, 9), min_size=0, max_size=3), min_size=0, max_size=3),
+    points=st.lists(st.integers(0, 6), max_size=5),
+    logs=st.integers(0, 30),
+)
+def test_wire_counts_equal_decoded_counts(
+    shape: list[list[int]], points: list[int], logs: int
+) -> None:
+    cases = [
+        (Signal.TRACES, otlp_requests.traces(shape)),
+        (Signal.METRICS, otlp_requests.metrics(points)),
+        (Signal.LOGS, otlp_requests.logs(logs)),
+    ]
+    for signal, request in cases:
+        body = request.SerializeToString()
+        assert count_wire_items(signal, body) == count_items(signal, request)
+    assert count_wire_items(Signal.TRACES, b"") == 0
+
+
+def test_wire_count_refuses_garbage() -> None:
+    with pytest.raises(DecodeError):
+        count_wire_items(Signal.TRACES, b"\x0a\xff\xff\xff")
