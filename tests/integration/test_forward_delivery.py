@@ -27,7 +27,7 @@ def harness(tmp_path: Path) -> Iterator[Harness]:
 def test_every_span_arrives_once_and_small_requests_are_combined(
     harness: Harness, sink: OtlpSink
 ) -> None:
-    dest = harness.dest(sink.grpc_endpoint, compression="gzip")
+    dest = harness.dest(sink.grpc_endpoint, compression="gzip", headers={"X-Tenant": "acme"})
     wal = harness.open(dest)
     sent = []
     for i in range(60):
@@ -47,6 +47,7 @@ def test_every_span_arrives_once_and_small_requests_are_combined(
     assert metric("sent_items", exporter=dest.name, signal="traces") == 600
     assert metric("sent_items", exporter=dest.name, signal="metrics") == 5
     assert metric("sent_items", exporter=dest.name, signal="logs") == 4
+    assert all(h.get("x-tenant") == "acme" for h in sink.headers)  # gRPC metadata: lower case
 
 
 def test_requests_are_repacked_under_max_batch_items(harness: Harness, sink: OtlpSink) -> None:
