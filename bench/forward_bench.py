@@ -11,7 +11,9 @@ process), from its per-0.25 s counts at the edges of the measuring window:
   3. rotel: the same load into `rotel-agent --exporter otlp` pointed at the same sink → the
             spans/s rotel delivers; the ratio driftline/rotel is reported.
 
-The load is bench/loadgen.py, or the acceptance tool with `--otlp-load PATH`
+The destination gets `compression: none` unless `--compression gzip` (grpcio's gzip, at zlib's
+default level, caps a core at ~100k spans/s by itself; see the README). The load is
+bench/loadgen.py, or the acceptance tool with `--otlp-load PATH`
 (/work/shared/tools/otlp_load.py). One JSON object on stdout; progress on stderr.
 
     python bench/forward_bench.py [--duration 15] [--compression none|gzip] [--otlp-load PATH]
