@@ -31,7 +31,7 @@ from driftline.config.model import DriftlineConfig
 from driftline.errors import WalFullError
 from driftline.export.clickhouse.sink import CURSOR as CLICKHOUSE_CURSOR
 from driftline.export.clickhouse.sink import ClickHouseSink, Record
-from driftline.export.otlp import OtlpForwarder, forward_cursors, start_forwarders
+from driftline.export.otlp import OtlpForwarder, Transform, forward_cursors, start_forwarders
 from driftline.storage.client import Target, connect
 from driftline.storage.inserter import ProtobufInserter
 from driftline.storage.migrate import migrate
@@ -134,7 +134,9 @@ def _set_aside(directory: Path) -> Any:
     return write
 
 
-async def start(cfg: DriftlineConfig) -> RunningService:
+async def start(
+    cfg: DriftlineConfig, *, forward_transform: Transform | None = None
+) -> RunningService:
     # Imports of the servers stay local: they pull in grpc/aiohttp, which the CLI's
     # check-config path does not need.
     from driftline.api.server import start_query_server
@@ -158,7 +160,9 @@ async def start(cfg: DriftlineConfig) -> RunningService:
     sink.start()
     service = RunningService(cfg, wal, sink)
     # Each destination reads its own cursor; none of them is watched by the backpressure below.
-    service.forwarders = start_forwarders(wal, forwarding, data_dir / "state")
+    service.forwarders = start_forwarders(
+        wal, forwarding, data_dir / "state", transform=forward_transform
+    )
 
     durable = BackpressureLog(wal, ch.max_lag_mib << 20, cfg.wal.retry_after_s)
     otlp = cfg.receivers.otlp
