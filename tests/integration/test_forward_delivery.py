@@ -130,3 +130,18 @@ def test_otlp_http_protobuf_with_gzip_and_headers(harness: Harness, sink: OtlpSi
     assert all(h.get("x-tenant") == "acme" for h in sink.headers)
     assert all(h.get("Content-Encoding") == "gzip" for h in sink.headers)
     assert len(sink.span_ids()) == 1000
+
+
+def test_requests_are_split_under_max_batch_bytes(harness: Harness, sink: OtlpSink) -> None:
+    sink.keep_requests = True
+    dest = harness.dest(sink.grpc_endpoint, max_batch_bytes=16 << 10)
+    wal = harness.open(dest)
+    bodies = [otlp_requests.traces([[400], [50, 50]]).SerializeToString() for _ in range(3)]
+    assert all(len(b) > 16 << 10 for b in bodies)
+    for body in bodies:
+        wal.append(int(Signal.TRACES), body)
+    harness.start(dest)
+    assert sink.wait_items(1500) == 1500
+    sizes = [r.request.ByteSize() for r in sink.requests()]  # type: ignore[union-attr]
+    assert max(sizes) <= 16 << 10 and len(sizes) > 3
+    assert len(sink.span_ids()) == 1500
