@@ -145,3 +145,27 @@ def test_requests_are_split_under_max_batch_bytes(harness: Harness, sink: OtlpSi
     sizes = [r.request.ByteSize() for r in sink.requests()]  # type: ignore[union-attr]
     assert max(sizes) <= 16 << 10 and len(sizes) > 3
     assert len(sink.span_ids()) == 1500
+
+
+def test_a_reader_failure_rereads_from_the_checkpoint(
+    harness: Harness, sink: OtlpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from driftline.export.otlp import forwarder as forwarder_module
+
+    calls = {"n": 0}
+    real = forwarder_module.count_wire_items
+
+    def flaky(signal: Signal, body: bytes) -> int:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("a bug while packing")
+        return real(signal, body)
+
+    monkeypatch.setattr(forwarder_module, "count_wire_items", flaky)
+    dest = harness.dest(sink.grpc_endpoint)
+    wal = harness.open(dest)
+    for _ in range(5):
+        wal.append(int(Signal.TRACES), otlp_requests.traces([[10]]).SerializeToString())
+    harness.start(dest)
+    assert wait_until(lambda: harness.lag(dest) == 0)
+    assert len(sink.span_ids()) == 50 and calls["n"] > 5

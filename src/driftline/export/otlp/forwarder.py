@@ -84,6 +84,7 @@ class RecordSource(Protocol):
         self, cursor: str, max_records: int, max_bytes: int, timeout_s: float
     ) -> Sequence[Record]: ...
     def ack(self, cursor: str, first_id: int, last_id: int) -> None: ...
+    def rewind(self, cursor: str) -> None: ...
 
 
 @dataclass(slots=True)
@@ -189,7 +190,11 @@ class OtlpForwarder:
                     if not handed:
                         self._slots.release()
             except Exception:  # never let the reader die: the data is safe in the WAL
-                log.exception("forwarder %s: unexpected error; retrying in 1 s", self.name)
+                log.exception("forwarder %s: unexpected error; re-reading in 1 s", self.name)
+                # Records taken off the cursor but never handed out would hold the checkpoint
+                # back until a restart: read again from the checkpoint (at-least-once).
+                self._pending.clear()
+                self._source.rewind(self.cursor)
                 self._stop.wait(1.0)
 
     def _next_batch(self) -> Batch | None:
