@@ -100,3 +100,26 @@ def test_unacknowledged_batches_are_resent_after_a_restart_and_counted(
     # the batch that was in flight before the restart is counted as (possibly) resent
     resent = metric("resent_items", exporter=dest.name, signal="traces", reason="restart")
     assert 100 <= resent <= 1000
+
+
+def test_receiver_backpressure_ignores_forward_lag(tmp_path: Path) -> None:
+    from driftline.config.model import WalConfig
+    from driftline.service import BackpressureLog
+    from driftline.wal import Wal
+
+    wal = Wal.open(WalConfig(sync="never"), tmp_path / "wal", ["clickhouse", "forward:slow"])
+    try:
+        durable = BackpressureLog(wal, max_lag_bytes=64 << 10, retry_after_s=1.0)
+        body = _body(100)
+        last = 0
+        for _ in range(20):  # far more than 64 KiB, none of it forwarded
+            last = durable.submit(int(Signal.TRACES), body).result()
+            wal.ack("clickhouse", last, last)
+            time.sleep(0.11)  # past the lag check interval
+        assert wal.stats().cursors["forward:slow"].lag_bytes > 64 << 10
+        with pytest.raises(WalFullError):  # while a lagging ClickHouse sink does refuse
+            for _ in range(20):
+                durable.submit(int(Signal.TRACES), body).result()  # not acked by the sink
+                time.sleep(0.11)
+    finally:
+        wal.close()
