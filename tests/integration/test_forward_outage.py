@@ -4,6 +4,7 @@ no more than the forwarder counted as resent."""
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -145,3 +146,29 @@ exporters:
     assert extra <= resent, f"{extra} duplicate spans but only {resent} counted as resent"
     assert lag == 0
     print(f"acked={len(expected)} received={sum(received.values())} dup={extra} resent={resent}")
+
+
+def test_sigterm_with_a_dead_destination_drains_within_the_grace_period(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]  # nothing listens here once the socket is closed
+    config = f"""
+exporters:
+  otlp:
+    - {{name: dead, endpoint: "127.0.0.1:{dead}", tls: {{insecure: true}}, timeout: 1s}}
+"""
+    server = ServerProcess(tmp_path / "data", config=config).start()
+    channel = grpc.insecure_channel(server.endpoints["otlp_grpc"])
+    export = channel.unary_unary(METHOD, request_serializer=None, response_deserializer=None)
+    for _ in range(3):
+        export(_request()[0], timeout=10)
+    channel.close()
+    server.wait_for("SELECT count() FROM otel_traces", 3 * SPANS)
+    started = time.monotonic()
+    assert server.terminate(60) == 0
+    assert time.monotonic() - started < 30  # the 10 s grace, not forever
+    ledger = json.loads((tmp_path / "data" / "wal" / "ledger.json").read_text())
+    assert ledger["cursors"]["forward:dead"]["acked_through"] == 0  # kept for the next start
+    assert ledger["cursors"]["clickhouse"]["acked_through"] == 3
