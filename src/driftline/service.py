@@ -1,9 +1,10 @@
 """Wiring: config → WAL → ClickHouse sink → receivers → query API → /metrics; run; shut down.
 
-Start order follows the Collector's rule (consumers before producers): the WAL and the sink
-exist before any receiver accepts data. Shutdown runs in reverse: receivers stop accepting and
-finish in-flight requests, the sink drains what it can within the grace period, the WAL is
-flushed and closed. Anything not yet in ClickHouse stays in the WAL for the next start.
+Start order follows the Collector's rule (consumers before producers): the WAL, the sink and
+the OTLP forwarders (one WAL cursor each) exist before any receiver accepts data. Shutdown runs
+in reverse: receivers stop accepting and finish in-flight requests, the sink and forwarders
+drain what they can within the grace period, the WAL is flushed and closed. Anything not yet in
+ClickHouse or at a destination stays in the WAL for the next start.
 """
 
 from __future__ import annotations
@@ -30,7 +31,12 @@ from driftline.config.model import DriftlineConfig
 from driftline.errors import WalFullError
 from driftline.export.clickhouse.sink import CURSOR as CLICKHOUSE_CURSOR
 from driftline.export.clickhouse.sink import ClickHouseSink, Record
-from driftline.processors import DriftVerdictCache, build_ingest_transform
+from driftline.export.otlp import OtlpForwarder, Transform, forward_cursors, start_forwarders
+from driftline.processors import (
+    DriftVerdictCache,
+    build_forward_transform,
+    build_ingest_transform,
+)
 from driftline.signals import Signal
 from driftline.storage.client import Target, connect
 from driftline.storage.inserter import ProtobufInserter
@@ -120,6 +126,7 @@ class RunningService:
     # Called after each derived drift computation with (model, version, detected, share),
     # e.g. by the enrichment cache; the first round runs one `derived.interval` after start.
     drift_listeners: list[Any] = field(default_factory=list)
+    forwarders: list[OtlpForwarder] = field(default_factory=list)
     # Latest drift verdict per model: the derived drift rounds update it, enrichment reads it.
     drift_cache: DriftVerdictCache = field(default_factory=DriftVerdictCache)
 
@@ -207,7 +214,9 @@ def _set_aside(directory: Path) -> Any:
     return write
 
 
-async def start(cfg: DriftlineConfig) -> RunningService:
+async def start(
+    cfg: DriftlineConfig, *, forward_transform: Transform | None = None
+) -> RunningService:
     # Imports of the servers stay local: they pull in grpc/aiohttp, which the CLI's
     # check-config path does not need.
     from driftline.api.server import start_query_server
@@ -217,7 +226,8 @@ async def start(cfg: DriftlineConfig) -> RunningService:
 
     data_dir = Path(cfg.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
-    wal = Wal.open(cfg.wal, cfg.wal_dir, cursors=[CLICKHOUSE_CURSOR])
+    forwarding = cfg.exporters.otlp
+    wal = Wal.open(cfg.wal, cfg.wal_dir, cursors=[CLICKHOUSE_CURSOR, *forward_cursors(forwarding)])
     ch = cfg.exporters.clickhouse
     target = Target.from_config(ch, cfg.clickhouse_dir)
     client = connect(target)
@@ -234,6 +244,14 @@ async def start(cfg: DriftlineConfig) -> RunningService:
         lambda model, version, detected, share: service.drift_cache.update(
             model, version, detected, share, time.time()
         )
+    )
+    # Enrichment of forwarded spans (processors.enrichment, apply_to: forward); None: the WAL's
+    # bytes go out as they are.
+    if forward_transform is None:
+        forward_transform = build_forward_transform(cfg, service.drift_cache)
+    # Each destination reads its own cursor; none of them is watched by the backpressure below.
+    service.forwarders = start_forwarders(
+        wal, forwarding, data_dir / "state", transform=forward_transform
     )
 
     durable = BackpressureLog(wal, ch.max_lag_mib << 20, cfg.wal.retry_after_s)
@@ -287,10 +305,12 @@ async def stop(service: RunningService, grace_s: float = 10.0) -> None:
             closer.shutdown()  # prometheus HTTP server
     deadline = time.monotonic() + grace_s
     while time.monotonic() < deadline:
-        cursor = service.wal.stats().cursors.get(CLICKHOUSE_CURSOR)
-        if cursor is None or cursor.lag_records == 0:
+        # Every consumer (the sink and each forwarder) drains within the same grace period.
+        if all(c.lag_records == 0 for c in service.wal.stats().cursors.values()):
             break
         await asyncio.sleep(0.05)
+    for forwarder in service.forwarders:
+        forwarder.stop(timeout_s=max(1.0, deadline - time.monotonic()))
     service.sink.stop()
     service.wal.close()
     log.info("driftline stopped")

@@ -200,6 +200,8 @@ def test_configure_honours_the_otel_environment(server: ServerProcess) -> None:
     }
     subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=60)
     server.wait_for(f"SELECT count() FROM ml_inferences WHERE ServiceName = '{service}'", 1)
+    # the sink's two insert lanes land ml_inferences and otel_traces independently
+    server.wait_for(f"SELECT count() FROM otel_traces WHERE ServiceName = '{service}'", 1)
     resource = server.sql(
         f"SELECT ResourceAttributes['deployment.environment.name'] FROM otel_traces "
         f"WHERE ServiceName = '{service}'"

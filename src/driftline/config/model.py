@@ -8,8 +8,10 @@ keys by their path, and `validate()` reports every problem at once in the user's
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final, Literal
+from urllib.parse import urlsplit
 
 from driftline.config.alerts import AlertsConfig
 from driftline.config.derived import DerivedConfig
@@ -225,6 +227,7 @@ class ClickHouseConfig:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ExportersConfig:
     clickhouse: ClickHouseConfig = field(default_factory=ClickHouseConfig)
+    otlp: tuple[OtlpExporterConfig, ...] = ()  # OTLP destinations to forward to (below)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -330,6 +333,12 @@ class DriftlineConfig:
             + self.alerts.validate("alerts", frozenset(s.model for s in self.analysis.slos))
             + self.processors.validate("processors")
             + self.runs.validate("runs")
+            + validate_destinations(
+                self.exporters.otlp,
+                "exporters.otlp",
+                self.wal.max_size_mib,
+                self.wal.segment_size_mib,
+            )
         )
 
     @property
@@ -339,3 +348,149 @@ class DriftlineConfig:
     @property
     def clickhouse_dir(self) -> str:
         return f"{self.data_dir}/clickhouse"
+
+
+# ---- exporters.otlp: forwarding destinations ---------------------------------------------------
+#
+#     exporters:
+#       otlp:
+#         - name: tempo
+#           protocol: grpc                  # grpc | http (OTLP/HTTP protobuf)
+#           endpoint: tempo:4317            # grpc: HOST:PORT or http(s)://HOST:PORT;
+#                                           # http: http(s)://HOST:PORT[/prefix] (+ /v1/traces)
+#           headers: {x-scope-orgid: acme}
+#           tls: {insecure: false, ca_file: "", cert_file: "", key_file: ""}
+#           compression: gzip               # gzip | none
+#           timeout: 5s
+#           signals: [traces]               # default: traces, metrics, logs
+#           max_batch_items: 0              # 0: no cap; else re-packed so none exceeds it
+#           max_batch_bytes: 4194304        # requests combined (and split) to stay under this
+#           max_lag_mib: 1024               # further behind: oldest records dropped, counted
+#           num_consumers: 4                # batches in flight at once
+#           retry_on_failure: {initial_interval: 5s, max_interval: 30s, max_elapsed_time: 0s}
+
+ForwardSignal = Literal["traces", "metrics", "logs"]
+ALL_FORWARD_SIGNALS: Final[tuple[ForwardSignal, ...]] = ("traces", "metrics", "logs")
+DEFAULT_FORWARD_MAX_BATCH_BYTES: Final = 4 << 20  # gRPC servers' default receive limit
+DEFAULT_FORWARD_MAX_LAG_MIB: Final = 1024
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClientTLSConfig:
+    """TLS towards a destination. gRPC: `insecure: true` sends plaintext (as in the
+    Collector). OTLP/HTTP: the URL's scheme decides; with https, `insecure` skips verification."""
+
+    insecure: bool = False
+    ca_file: str = ""  # empty: the system roots
+    cert_file: str = ""  # client certificate, for mutual TLS
+    key_file: str = ""
+
+    def validate(self, path: str) -> list[str]:
+        problems = []
+        if bool(self.cert_file) != bool(self.key_file):
+            problems.append(f"{path}: cert_file and key_file must be set together")
+        if self.insecure and (self.ca_file or self.cert_file):
+            problems.append(f"{path}.insecure: cannot be combined with ca_file or cert_file")
+        return problems
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OtlpExporterConfig:
+    """One entry of `exporters.otlp`; its WAL cursor is `forward:<name>`."""
+
+    name: str = ""
+    enabled: bool = True
+    protocol: Literal["grpc", "http"] = "grpc"
+    endpoint: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    tls: ClientTLSConfig = field(default_factory=ClientTLSConfig)
+    compression: Literal["gzip", "none"] = "gzip"
+    timeout_s: float = 5.0  # YAML key `timeout`: one export attempt
+    signals: tuple[ForwardSignal, ...] = ALL_FORWARD_SIGNALS
+    max_batch_items: int = 0
+    max_batch_bytes: int = DEFAULT_FORWARD_MAX_BATCH_BYTES
+    # Further behind than this, the destination drops its oldest records (counted, reason
+    # "lag") so a dead backend cannot fill the WAL and stop ingest. 0: never drop; a dead
+    # destination then stops ingest once the WAL reaches wal.max_size_mib.
+    max_lag_mib: int = DEFAULT_FORWARD_MAX_LAG_MIB
+    num_consumers: int = 4  # batches in flight at once (the Collector's sending_queue)
+    retry_on_failure: RetryConfig = field(default_factory=RetryConfig)
+
+    @property
+    def cursor(self) -> str:
+        return f"forward:{self.name}"
+
+    @property
+    def insecure(self) -> bool:
+        """gRPC plaintext: tls.insecure, or an http:// endpoint."""
+        return self.tls.insecure or self.endpoint.startswith("http://")
+
+    def validate(self, path: str) -> list[str]:
+        problems = []
+        if not self.name or not all(c.isalnum() or c in "-_." for c in self.name):
+            problems.append(f"{path}.name: required; letters, digits, '-', '_' and '.' only")
+        problems += self._endpoint_problems(f"{path}.endpoint")
+        if not isinstance(self.headers, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in self.headers.items()
+        ):
+            problems.append(f"{path}.headers: expected a mapping of strings to strings")
+        if self.timeout_s <= 0:
+            problems.append(f"{path}.timeout: must be > 0")
+        if not self.signals:
+            problems.append(f"{path}.signals: name at least one of traces, metrics, logs")
+        elif len(set(self.signals)) != len(self.signals):
+            problems.append(f"{path}.signals: a signal is listed twice: {list(self.signals)}")
+        if self.max_batch_items < 0:
+            problems.append(f"{path}.max_batch_items: must be >= 0 (0: no cap)")
+        if self.max_batch_bytes < 1024:
+            problems.append(f"{path}.max_batch_bytes: must be >= 1024")
+        if self.max_lag_mib < 0:
+            problems.append(f"{path}.max_lag_mib: must be >= 0 (0: never drop)")
+        if not 1 <= self.num_consumers <= 64:
+            problems.append(f"{path}.num_consumers: must be within 1..64")
+        return (
+            problems
+            + self.tls.validate(f"{path}.tls")
+            + self.retry_on_failure.validate(f"{path}.retry_on_failure")
+        )
+
+    def _endpoint_problems(self, key: str) -> list[str]:
+        value = self.endpoint
+        if not value:
+            return [f"{key}: required"]
+        if "://" in value:
+            url = urlsplit(value)
+            try:
+                port = url.port
+            except ValueError:
+                return [f"{key}: bad port in {value!r}"]
+            if url.scheme not in ("http", "https") or not url.hostname:
+                return [f"{key}: expected http(s)://HOST[:PORT], got {value!r}"]
+            if self.protocol == "grpc" and (url.path not in ("", "/") or port is None):
+                return [f"{key}: a gRPC endpoint is HOST:PORT or http(s)://HOST:PORT"]
+            return []
+        if self.protocol == "http":
+            return [f"{key}: an OTLP/HTTP endpoint is a URL, e.g. http://HOST:4318"]
+        return _endpoint_problems(key, value)
+
+
+def validate_destinations(
+    destinations: tuple[OtlpExporterConfig, ...], path: str, wal_max_mib: int, segment_mib: int
+) -> list[str]:
+    """Each entry's problems, duplicate names, and lag caps too big to protect ingest."""
+    problems: list[str] = []
+    seen: set[str] = set()
+    for i, dest in enumerate(destinations):
+        key = f"{path}[{i}]"
+        problems += dest.validate(key)
+        if dest.name and dest.name in seen:
+            problems.append(f"{key}.name: {dest.name!r} is used by another destination")
+        seen.add(dest.name)
+        # Segments are deleted whole: a cursor max_lag behind still pins up to one more
+        # segment, and the writer needs room for the next one.
+        if dest.max_lag_mib and dest.max_lag_mib + 2 * segment_mib > wal_max_mib:
+            problems.append(
+                f"{key}.max_lag_mib: must leave two segments of room below wal.max_size_mib "
+                f"({wal_max_mib} MiB), or a dead destination would stop ingest"
+            )
+    return problems

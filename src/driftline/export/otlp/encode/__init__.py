@@ -1,0 +1,1 @@
+"""Turning WAL records into export request bodies: per-signal shapes, counting, re-packing."""
