@@ -112,6 +112,11 @@ def runs(
     # The killed-to-be runs are RUNNING while they train.
     _wait_status(stub, ids["sigkill"], "RUNNING")
     _wait_status(stub, ids["sigterm"], "RUNNING")
+    # let the optional system metrics (every 0.2 s) be sampled and stored twice first
+    key, deadline = "system/system_memory_usage_percentage", time.monotonic() + 60
+    while _get(stub, ids["sigterm"]).metrics[key].points < 2:
+        assert time.monotonic() < deadline, "no system metrics from the training process"
+        time.sleep(0.2)
     procs["sigterm"].send_signal(signal.SIGTERM)
     procs["sigkill"].send_signal(signal.SIGKILL)
     codes = {mode: p.wait(60) for mode, p in procs.items()}
