@@ -360,7 +360,7 @@ class DriftlineConfig:
 #                                           # http: http(s)://HOST:PORT[/prefix] (+ /v1/traces)
 #           headers: {x-scope-orgid: acme}
 #           tls: {insecure: false, ca_file: "", cert_file: "", key_file: ""}
-#           compression: gzip               # gzip | none
+#           compression: none               # none | gzip (as the OTel SDK exporters)
 #           timeout: 5s
 #           signals: [traces]               # default: traces, metrics, logs
 #           max_batch_items: 0              # 0: no cap; else re-packed so none exceeds it
@@ -404,7 +404,7 @@ class OtlpExporterConfig:
     endpoint: str = ""
     headers: Mapping[str, str] = field(default_factory=dict)
     tls: ClientTLSConfig = field(default_factory=ClientTLSConfig)
-    compression: Literal["gzip", "none"] = "gzip"
+    compression: Literal["gzip", "none"] = "none"  # the OTel SDK exporters' default
     timeout_s: float = 5.0  # YAML key `timeout`: one export attempt
     signals: tuple[ForwardSignal, ...] = ALL_FORWARD_SIGNALS
     max_batch_items: int = 0
