@@ -79,6 +79,12 @@ def test_compose_ports_config_and_services_agree() -> None:
     tempo = yaml.safe_load((DEPLOY / "tempo.yaml").read_text())
     otlp = tempo["distributor"]["receivers"]["otlp"]["protocols"]
     assert otlp["grpc"]["endpoint"].endswith(f":{PORTS['otlp-grpc']}")
+    # spans are forwarded to both tracing backends, at the port each receives OTLP gRPC on
+    forwards = {d.name: d.endpoint for d in cfg.exporters.otlp}
+    assert forwards == {"jaeger": "jaeger:4317", "tempo": "tempo:4317"}
+    assert all(d.signals == ("traces",) for d in cfg.exporters.otlp)
+    assert {"clickhouse", "jaeger", "tempo"} <= set(services["driftline"]["depends_on"])
+    assert cfg.derived.enabled and cfg.processors.enrichment.drift
 
 
 def test_grafana_reads_the_tables_driftline_creates() -> None:
