@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,25 +34,6 @@ pytestmark = pytest.mark.integration
 
 MIN = 60 * 10**9
 EMAIL = "jane.doe@example.com"
-
-
-@pytest.fixture
-def sink() -> Iterator[OtlpSink]:
-    s = OtlpSink(keep_requests=True).start(0, 0)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def rotel(tmp_path: Path, sink: OtlpSink) -> Iterator[RotelAgent]:
-    agent = RotelAgent(
-        tmp_path / "rotel.log",
-        "--exporter", "otlp",
-        "--otlp-exporter-endpoint", f"http://{sink.grpc_endpoint}",
-        "--otlp-exporter-protocol", "grpc",
-    )  # fmt: skip
-    with agent:
-        yield agent
 
 
 def _attrs(span: Any) -> dict[str, Any]:

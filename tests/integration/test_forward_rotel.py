@@ -31,25 +31,6 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def sink() -> Iterator[OtlpSink]:
-    s = OtlpSink(keep_requests=True).start(0, 0)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def rotel(tmp_path: Path, sink: OtlpSink) -> Iterator[RotelAgent]:
-    agent = RotelAgent(
-        tmp_path / "rotel.log",
-        "--exporter", "otlp",
-        "--otlp-exporter-endpoint", f"http://{sink.grpc_endpoint}",
-        "--otlp-exporter-protocol", "grpc",
-    )  # fmt: skip
-    with agent:
-        yield agent
-
-
-@pytest.fixture
 def harness(tmp_path: Path) -> Iterator[Harness]:
     yield from running_harness(tmp_path)
 
