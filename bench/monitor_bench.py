@@ -17,9 +17,9 @@ import argparse
 import json
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+
+from timing import best_of  # bench/timing.py (scripts run as `python bench/…`)
 
 from driftline.analysis.drift import DriftRequest, Window, drift_report
 from driftline.analysis.latency import latency
@@ -29,16 +29,6 @@ from driftline.storage.migrate import migrate
 from driftline.storage.schema import DdlContext
 
 HOUR = 3600 * 10**9
-
-
-def best_of(fn: Callable[[], Any], runs: int = 3) -> tuple[float, Any]:
-    fn()
-    best, result = float("inf"), None
-    for _ in range(runs):
-        started = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - started)
-    return best, result
 
 
 def main() -> None:

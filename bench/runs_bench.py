@@ -24,12 +24,12 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from timing import best_of  # bench/timing.py (scripts run as `python bench/…`)
 
 from driftline import semconv
 from driftline.query import runs as runs_query
@@ -147,16 +147,6 @@ def history_bytes(client: Any, run_id: str) -> dict[str, Any]:
         )  # fmt: skip
     response.SerializeToString()
     return history
-
-
-def best_of(fn: Callable[[], Any], runs: int = 3) -> tuple[float, Any]:
-    fn()
-    best, result = float("inf"), None
-    for _ in range(runs):
-        started = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - started)
-    return best, result
 
 
 def main() -> None:

@@ -30,8 +30,9 @@ from driftline import telemetry
 from driftline.config.model import DriftlineConfig
 from driftline.errors import WalFullError
 from driftline.export.clickhouse.sink import CURSOR as CLICKHOUSE_CURSOR
-from driftline.export.clickhouse.sink import ClickHouseSink, Record
+from driftline.export.clickhouse.sink import ClickHouseSink
 from driftline.export.otlp import OtlpForwarder, Transform, forward_cursors, start_forwarders
+from driftline.export.records import Record
 from driftline.processors import (
     DriftVerdictCache,
     build_forward_transform,

@@ -38,30 +38,13 @@ from driftline.config.model import ClickHouseConfig
 from driftline.errors import PermanentError, RetryableError
 from driftline.export.clickhouse.counting import count_items
 from driftline.export.clickhouse.plan import BatchPlan, PlanFile
+from driftline.export.records import Record, RecordSource
 from driftline.signals import Signal
 
 log = logging.getLogger(__name__)
 
 CURSOR = "clickhouse"
 _READ_MAX_RECORDS = 64
-
-
-class Record(Protocol):
-    @property
-    def id(self) -> int: ...
-    @property
-    def kind(self) -> int: ...
-    @property
-    def payload(self) -> bytes: ...
-
-
-class RecordSource(Protocol):
-    """The part of the WAL the sink uses."""
-
-    def read(
-        self, cursor: str, max_records: int, max_bytes: int, timeout_s: float
-    ) -> Sequence[Record]: ...
-    def ack(self, cursor: str, first_id: int, last_id: int) -> None: ...
 
 
 class Inserter(Protocol):

@@ -38,7 +38,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -54,6 +54,7 @@ from driftline.export.otlp.encode.shapes import BY_NAME, SHAPES, count_items
 from driftline.export.otlp.retry import call_with_retry
 from driftline.export.otlp.state import SentMark
 from driftline.export.otlp.transport import Accepted, ExportRefused, ExportRetryable, Transport
+from driftline.export.records import Record, RecordSource
 from driftline.signals import Signal
 
 log = logging.getLogger(__name__)
@@ -68,22 +69,10 @@ _SHED_TARGET = 0.9
 _SHED_READ_BYTES = 1 << 20
 
 
-class Record(Protocol):
-    @property
-    def id(self) -> int: ...
-    @property
-    def kind(self) -> int: ...
-    @property
-    def payload(self) -> bytes: ...
+class RewindableSource(RecordSource, Protocol):
+    """The part of the WAL a forwarder uses: a source whose cursor can go back to its
+    checkpoint (after an unexpected reader error)."""
 
-
-class RecordSource(Protocol):
-    """The part of the WAL a forwarder uses."""
-
-    def read(
-        self, cursor: str, max_records: int, max_bytes: int, timeout_s: float
-    ) -> Sequence[Record]: ...
-    def ack(self, cursor: str, first_id: int, last_id: int) -> None: ...
     def rewind(self, cursor: str) -> None: ...
 
 
@@ -107,7 +96,7 @@ class _Abandoned(Exception):
 class OtlpForwarder:
     def __init__(
         self,
-        source: RecordSource,
+        source: RewindableSource,
         config: OtlpExporterConfig,
         transport: Transport,
         state_dir: str | Path,

@@ -1,0 +1,26 @@
+"""What a WAL consumer (the ClickHouse sink, each OTLP forwarder) sees of the WAL: records read
+through its own cursor and acknowledged by id range. Protocols, so tests can feed consumers
+without a WAL on disk."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+
+class Record(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def kind(self) -> int: ...
+    @property
+    def payload(self) -> bytes: ...
+
+
+class RecordSource(Protocol):
+    """Read through a cursor, acknowledge a finished range on it."""
+
+    def read(
+        self, cursor: str, max_records: int, max_bytes: int, timeout_s: float
+    ) -> Sequence[Record]: ...
+    def ack(self, cursor: str, first_id: int, last_id: int) -> None: ...
