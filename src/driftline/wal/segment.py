@@ -4,12 +4,29 @@ A segment is named after the id of its first record, zero-padded so that names s
 (`00000000000000000001.wal`). Inside a segment ids are contiguous: the k-th frame holds id
 `first_id + k`. Scanning relies on that to tell a real frame from bytes that merely look like
 one, and to know exactly which ids a damaged stretch of bytes swallowed.
+
+Scanning a damaged segment
+--------------------------
+A healthy segment is read front to back, frame after frame. At the first frame that does not
+check out, the scan stops trusting position and collects every *candidate* in the rest of the
+bytes: a frame whose magic, length and checksum hold and whose id could belong there. Bytes
+copied from elsewhere in the segment are such candidates too — whole, valid frames, only in
+the wrong place — so resynchronising on the first one found (what a naive scan does) may jump
+ahead onto a copy of later records and skip every intact frame in between. Instead the scan
+keeps the longest chain of candidates with increasing ids and increasing offsets that fits the
+bytes (ids k..m-1 missing between two frames need at least (m-k)·HEADER_SIZE bytes there):
+candidates come in runs of adjacent frames with consecutive ids, and a small dynamic program
+over the runs picks the chain. Every intact frame at its place is on that chain unless keeping
+it would cost more frames than it saves, which copies and rotted bytes never do. The stretches
+between chained frames are the damage; the ids they swallow are exactly the ids the chain
+skips.
 """
 
 from __future__ import annotations
 
 import re
 from array import array
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -18,6 +35,7 @@ from driftline.wal.framing import (
     HEADER_SIZE,
     MAGIC,
     MAGIC_BYTE,
+    MAX_RECORD_ID,
     FrameStatus,
     checksum_matches,
     decode_frame,
@@ -27,6 +45,9 @@ from driftline.wal.framing import (
 SUFFIX: Final = ".wal"
 _NAME: Final = re.compile(r"^(\d{20})\.wal$")
 NOT_INTACT: Final = -1  # index entry of an id whose frame was damaged
+# Runs of candidate frames a chain may step back over when it is planned (bounds the work of
+# the dynamic program on a segment shredded into very many pieces).
+_CHAIN_WINDOW: Final = 512
 
 
 def segment_name(first_id: int) -> str:
@@ -75,13 +96,6 @@ class Segment:
     def last_id(self) -> int:
         return self.end_id - 1
 
-    def locate(self, record_id: int) -> tuple[int, int] | None:
-        """(offset, frame size) of an intact record, or None."""
-        i = record_id - self.first_id
-        if 0 <= i < len(self.starts) and self.starts[i] != NOT_INTACT:
-            return self.starts[i], self.sizes[i]
-        return None
-
     def offset_of(self, record_id: int) -> int:
         """Where the bytes of `record_id` and everything after it begin (approximate for a
         damaged id: the next intact frame, else the end of the file)."""
@@ -113,8 +127,9 @@ class Segment:
 
 @dataclass(frozen=True, slots=True)
 class Damage:
-    """A stretch of bytes that holds no intact frame. `lost_ids` are the ids it swallowed
-    (as far as the surrounding ids prove; a damaged tail claims the id in its header)."""
+    """A stretch of bytes that holds no intact frame. `lost_ids` are the ids it swallowed:
+    those the chain skips across it, or — for a damaged tail — the id its header names, when
+    that is the next one and the frame is complete (so it is never reused)."""
 
     start: int
     end: int
@@ -129,10 +144,23 @@ class SegmentScan:
     starts: array[int] = field(default_factory=lambda: array("q"))
     sizes: array[int] = field(default_factory=lambda: array("q"))
     damage: list[Damage] = field(default_factory=list)
+    # Ids the segment should hold after its last bytes (known only when the next segment's
+    # first id is: an older segment cut short, or emptied). Their bytes are gone entirely.
+    missing: range = range(0)
+    # An intact frame follows the last id the segment may hold: the segments' names overlap.
+    overruns: bool = False
 
     @property
     def end_id(self) -> int:
         return self.first_id + len(self.starts)
+
+    @property
+    def last_intact_id(self) -> int:
+        """The id of the last intact frame, or first_id - 1 when there is none."""
+        for i in range(len(self.starts) - 1, -1, -1):
+            if self.starts[i] != NOT_INTACT:
+                return self.first_id + i
+        return self.first_id - 1
 
     @property
     def tail_damage(self) -> Damage | None:
@@ -148,70 +176,176 @@ class SegmentScan:
         return tail.start if tail is not None else self.size
 
 
-def _resync(buf: bytes, pos: int, first_id: int, last_id: int) -> tuple[int, int] | None:
-    """The first offset >= pos holding a frame that is intact (magic, length within the buffer,
-    checksum) and whose id is consistent: greater than `last_id`, and no greater than the number
-    of frames that could fit before it allows. Returns (offset, record id) or None."""
+class _Run:
+    """Candidate frames that follow each other: adjacent bytes, consecutive ids."""
+
+    __slots__ = ("end", "first_id", "sizes", "slack", "starts")
+
+    def __init__(self, start: int, size: int, record_id: int) -> None:
+        self.first_id = record_id
+        self.starts = [start]
+        self.sizes = [size]
+        # start - HEADER_SIZE * id: never decreases along a run (every frame is at least
+        # HEADER_SIZE long), so "enough bytes for the ids before it" is a bisection.
+        self.slack = [start - HEADER_SIZE * record_id]
+        self.end = start + size
+
+    @property
+    def last_id(self) -> int:
+        return self.first_id + len(self.starts) - 1
+
+    def append(self, size: int) -> None:
+        record_id = self.last_id + 1
+        self.starts.append(self.end)
+        self.sizes.append(size)
+        self.slack.append(self.end - HEADER_SIZE * record_id)
+        self.end += size
+
+    def first_fit(self, after_id: int, after_end: int) -> int:
+        """Index of the first frame that may follow a chain ending with id `after_id` at byte
+        `after_end`: a greater id, with room for the ids in between; len(starts) if none."""
+        lo = max(0, after_id + 1 - self.first_id)
+        if lo >= len(self.starts):
+            return len(self.starts)
+        # (id - after_id - 1) * H <= start - after_end  <=>  slack >= after_end - H*(after_id+1)
+        return bisect_left(self.slack, after_end - HEADER_SIZE * (after_id + 1), lo)
+
+
+def _candidates(buf: bytes, pos: int, first_id: int, after_id: int, id_limit: int) -> list[_Run]:
+    """Every intact frame from `pos` on whose id lies in (after_id, id_limit) and could sit
+    where it is, grouped into runs. Once a frame checks out the search continues at its end:
+    two intact frames never overlap, except a frame embedded in another's payload, which the
+    outer one hides (as it should)."""
+    runs: list[_Run] = []
     n = len(buf)
     while True:
         pos = buf.find(MAGIC_BYTE, pos)
-        if pos < 0:
-            return None
+        if pos < 0 or n - pos < HEADER_SIZE:
+            return runs
         header = decode_header(buf, pos)
-        if header is None:
-            return None
+        assert header is not None
+        record_id = header.record_id
+        end = pos + header.frame_size
         if (
-            header.magic == MAGIC
-            and last_id < header.record_id <= first_id + pos // HEADER_SIZE
-            and pos + header.frame_size <= n
-            and checksum_matches(header, buf[pos + HEADER_SIZE : pos + header.frame_size])
+            after_id < record_id < id_limit
+            and (record_id - first_id) * HEADER_SIZE <= pos
+            and end <= n
+            and checksum_matches(header, buf[pos + HEADER_SIZE : end])
         ):
-            return pos, header.record_id
-        pos += 1
+            last = runs[-1] if runs else None
+            if last is not None and last.end == pos and last.last_id + 1 == record_id:
+                last.append(end - pos)
+            else:
+                runs.append(_Run(pos, end - pos, record_id))
+            pos = end
+        else:
+            pos += 1
 
 
-def scan_segment(buf: bytes, first_id: int) -> SegmentScan:
+def _longest_chain(runs: list[_Run], after_id: int, after_end: int) -> list[tuple[int, int]]:
+    """The chain with the most frames: (run index, first frame taken) in order. Each run is
+    taken from some frame to its end; the chain starts after the intact prefix."""
+    count = [0] * len(runs)
+    parent = [-1] * len(runs)
+    take = [0] * len(runs)
+    for j, run in enumerate(runs):
+        k = run.first_fit(after_id, after_end)
+        best, best_parent, best_k = len(run.starts) - k, -1, k
+        for i in range(max(0, j - _CHAIN_WINDOW), j):
+            if count[i] == 0:
+                continue
+            prev = runs[i]
+            k = run.first_fit(prev.last_id, prev.end)
+            total = count[i] + len(run.starts) - k
+            if total > best:
+                best, best_parent, best_k = total, i, k
+        if best_k < len(run.starts):
+            count[j], parent[j], take[j] = best, best_parent, best_k
+    if not runs or max(count) == 0:
+        return []
+    j = max(range(len(runs)), key=count.__getitem__)
+    chain = []
+    while j >= 0:
+        chain.append((j, take[j]))
+        j = parent[j]
+    chain.reverse()
+    return chain
+
+
+def scan_segment(buf: bytes, first_id: int, id_limit: int | None = None) -> SegmentScan:
     """Index every intact frame of one segment's bytes and describe every damaged stretch.
 
-    After damage the scan resynchronises on the next intact frame whose id is consistent, so
-    every intact record after a bad one is kept. A damaged tail whose header still names the
-    expected id (a complete frame with a bad checksum) claims that id, so it is never reused.
+    `id_limit` is the first id of the next segment, when there is one: this segment's ids end
+    before it, and ids it should hold but whose bytes are gone are `missing`. The intact prefix
+    is read frame by frame; from the first damage on, the longest consistent chain of intact
+    frames is kept (see the module docstring), so no intact frame is skipped. A damaged tail
+    whose header still names the next id (a complete frame with a bad checksum) claims that
+    id, so it is never reused.
     """
     scan = SegmentScan(first_id=first_id, size=len(buf))
     starts, sizes = scan.starts, scan.sizes
+    limit = MAX_RECORD_ID + 1 if id_limit is None else id_limit
     expect = first_id
     offset = 0
     n = len(buf)
     while offset < n:
-        status, frame, end = decode_frame(buf, offset)
-        if frame is not None and frame.record_id == expect:
-            starts.append(offset)
-            sizes.append(end - offset)
-            expect += 1
-            offset = end
-            continue
-        found = _resync(buf, offset + 1, first_id, expect - 1)
-        if found is None:
-            claimed = 0
-            if status is FrameStatus.CORRUPT:
-                header = decode_header(buf, offset)
-                if (
-                    header is not None
-                    and header.magic == MAGIC
-                    and header.record_id == expect
-                    and offset + header.frame_size <= n
-                ):
-                    claimed = 1
-            for _ in range(claimed):
+        _, frame, end = decode_frame(buf, offset)
+        if frame is None or frame.record_id != expect:
+            break
+        if expect >= limit:
+            scan.overruns = True  # the next segment's name says this id belongs there
+            break
+        starts.append(offset)
+        sizes.append(end - offset)
+        expect += 1
+        offset = end
+    if offset < n:
+        runs = _candidates(buf, offset, first_id, expect - 1, limit)
+        last_id, last_end = expect - 1, offset
+        for j, k in _longest_chain(runs, expect - 1, offset):
+            run = runs[j]
+            start, record_id = run.starts[k], run.first_id + k
+            if start > last_end or record_id > last_id + 1:
+                scan.damage.append(
+                    Damage(last_end, start, FrameStatus.CORRUPT, range(last_id + 1, record_id))
+                )
+            for _ in range(record_id - last_id - 1):
                 starts.append(NOT_INTACT)
                 sizes.append(0)
-            scan.damage.append(Damage(offset, n, status, range(expect, expect + claimed)))
-            break
-        resync_at, next_id = found
-        for _ in range(next_id - expect):
+            starts.extend(run.starts[k:])
+            sizes.extend(run.sizes[k:])
+            last_id, last_end = run.last_id, run.end
+        if last_end < n:
+            scan.damage.append(_tail_damage(buf, last_end, last_id + 1, limit))
+            for _ in scan.damage[-1].lost_ids:
+                starts.append(NOT_INTACT)
+                sizes.append(0)
+    if id_limit is not None and scan.end_id < id_limit:
+        scan.missing = range(scan.end_id, id_limit)
+        for _ in scan.missing:
             starts.append(NOT_INTACT)
             sizes.append(0)
-        scan.damage.append(Damage(offset, resync_at, FrameStatus.CORRUPT, range(expect, next_id)))
-        expect = next_id
-        offset = resync_at
     return scan
+
+
+def _tail_damage(buf: bytes, start: int, next_id: int, id_limit: int) -> Damage:
+    """The bytes after the last intact frame. TORN if they end before the frame they begin
+    (an unfinished write, when this is the newest segment); CORRUPT otherwise. They claim
+    `next_id` when their header names it, or when a later segment proves the id was here."""
+    status, _, _ = decode_frame(buf, start)
+    if status is FrameStatus.VALID:
+        status = FrameStatus.CORRUPT  # a whole frame, but not the one that belongs here
+    claimed = 0
+    header = decode_header(buf, start)
+    if next_id < id_limit and (
+        id_limit <= MAX_RECORD_ID  # an older segment: these bytes held (part of) next_id
+        or (
+            status is FrameStatus.CORRUPT
+            and header is not None
+            and header.magic == MAGIC
+            and header.record_id == next_id
+            and start + header.frame_size <= len(buf)
+        )
+    ):
+        claimed = 1
+    return Damage(start, len(buf), status, range(next_id, next_id + claimed))

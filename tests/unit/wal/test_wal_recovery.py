@@ -10,6 +10,7 @@ import pytest
 
 from driftline.errors import WalCorruptionError
 from driftline.wal import Wal
+from driftline.wal.framing import encode_frame
 from driftline.wal.ledger import Ledger, LedgerState
 from driftline.wal.segment import segment_name
 from tests.unit.wal.wal_helpers import (
@@ -40,16 +41,36 @@ def test_recovery_truncates_a_torn_tail_and_keeps_earlier_frames(
     open_wal: OpenWal, wal_dir: Path
 ) -> None:
     _fill(open_wal, 5)
+    (path,) = segments(wal_dir)
+    length = path.stat().st_size
+    with path.open("ab") as f:  # the write of record 6 never finished: it was never acked
+        f.write(encode_frame(1, 6, payload_for(6, 100))[:30])
+    wal = open_wal(config())
+    assert read_all(wal, "sink") == _expected([1, 2, 3, 4, 5])
+    assert path.stat().st_size == length
+    stats = wal.stats()
+    assert stats.torn_bytes_truncated == 30 and stats.corrupt_records == 0
+    assert stats.missing_records == 0
+    assert not (wal_dir / "quarantine").exists()
+    assert wal.append(1, b"next") == 6  # 6 was never handed out: it may be issued now
+    assert [r[0] for r in read_all(wal, "sink")] == [6]
+
+
+def test_a_cut_through_an_acknowledged_record_is_damage_not_a_torn_write(
+    open_wal: OpenWal, wal_dir: Path
+) -> None:
+    """#16.1: record 5 was acknowledged (the ledger saw id 5 handed out); cutting it in half
+    is damage to account for, not an unfinished write to truncate silently."""
+    _fill(open_wal, 5)
     (path, start, _end, _) = frame_bounds(wal_dir)[-1]
-    set_file_length(path, start + 30)  # the last frame, half written
+    set_file_length(path, start + 30)
     wal = open_wal(config())
     assert read_all(wal, "sink") == _expected([1, 2, 3, 4])
     assert path.stat().st_size == start
     stats = wal.stats()
-    assert stats.torn_bytes_truncated == 30 and stats.corrupt_records == 0
-    assert not (wal_dir / "quarantine").exists()
-    # the clean close before the "crash" recorded next_id 6 in the ledger: 5 is not reissued
-    assert wal.append(1, b"next") == 6
+    assert stats.corrupt_records == 1 and stats.torn_bytes_truncated == 0
+    assert len(list((wal_dir / "quarantine").iterdir())) == 1
+    assert wal.append(1, b"next") == 6  # 5 is never reissued
     assert [r[0] for r in read_all(wal, "sink")] == [6]
 
 
@@ -184,17 +205,32 @@ def test_overlapping_segment_names_cannot_be_interpreted(open_wal: OpenWal, wal_
     _fill(open_wal, 5)
     (path,) = segments(wal_dir)
     (wal_dir / segment_name(3)).write_bytes(path.read_bytes())
-    with pytest.raises(WalCorruptionError, match="inside the previous segment"):
+    with pytest.raises(WalCorruptionError, match="inside the next segment's ids"):
         Wal.open(config(), wal_dir, ["sink"])
 
 
-def test_an_unreadable_ledger_stops_the_open_and_releases_the_lock(wal_dir: Path) -> None:
-    wal_dir.mkdir()
-    (wal_dir / "ledger.json").write_text("{broken")
-    with pytest.raises(WalCorruptionError, match="refusing to guess"):
-        Wal.open(config(), wal_dir, ["sink"])
-    (wal_dir / "ledger.json").unlink()
-    Wal.open(config(), wal_dir, ["sink"]).close()
+def test_an_unreadable_ledger_is_set_aside_and_rebuilt_from_the_segments(
+    open_wal: OpenWal, wal_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """#16.1: one flipped bit in ledger.json used to stop every start (a restart loop)."""
+    _fill(open_wal, 4)
+    wal = open_wal(config())
+    wal.read("sink", 10, 1 << 20, 0)
+    wal.ack("sink", 1, 2)
+    wal.close()
+    data = (wal_dir / "ledger.json").read_bytes()
+    flip_bit(wal_dir / "ledger.json", data.index(b'"acked_through": 2') * 8 + 8 * 17)
+    wal = open_wal(config())
+    stats = wal.stats()
+    assert stats.ledger_rebuilt
+    # the checkpoint is not guessed from the damaged file: the cursor replays from the oldest
+    assert stats.cursors["sink"].acked_through == 0
+    assert [r[0] for r in read_all(wal, "sink")] == [1, 2, 3, 4]
+    assert wal.append(1, b"x") == 5  # ids still never go backwards (the segments show 4)
+    (kept,) = (wal_dir / "quarantine").iterdir()
+    assert kept.name.startswith("ledger.json.") and kept.read_bytes() != data
+    assert "rebuilt from the segments" in caplog.text
+    assert Ledger(wal_dir).load() is not None  # a fresh, readable ledger was written
 
 
 def test_a_cursor_dropped_from_the_configuration_no_longer_holds_segments(
