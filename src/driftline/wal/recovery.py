@@ -224,11 +224,15 @@ def _account(
     missing: list[tuple[int, int]] = []
     for first, last in lost:
         first = max(first, expected_from)
+        if first > last:
+            continue
         for a, b in damaged:
             if b < first or a > last:
                 continue
             if a > first:
                 missing.append((first, a - 1))
+            if first > last:
+                break
             corrupt.append((max(a, first), min(b, last)))
             first = min(b, last) + 1
         if first <= last:

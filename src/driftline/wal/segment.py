@@ -9,24 +9,23 @@ Scanning a damaged segment
 --------------------------
 A healthy segment is read front to back, frame after frame. At the first frame that does not
 check out, the scan stops trusting position and collects every *candidate* in the rest of the
-bytes: a frame whose magic, length and checksum hold and whose id could belong there. Bytes
-copied from elsewhere in the segment are such candidates too — whole, valid frames, only in
-the wrong place — so resynchronising on the first one found (what a naive scan does) may jump
-ahead onto a copy of later records and skip every intact frame in between. Instead the scan
-keeps the longest chain of candidates with increasing ids and increasing offsets that fits the
-bytes (ids k..m-1 missing between two frames need at least (m-k)·HEADER_SIZE bytes there):
-candidates come in runs of adjacent frames with consecutive ids, and a small dynamic program
-over the runs picks the chain. Every intact frame at its place is on that chain unless keeping
-it would cost more frames than it saves, which copies and rotted bytes never do. The stretches
-between chained frames are the damage; the ids they swallow are exactly the ids the chain
-skips.
+bytes: a frame whose magic, length and checksum hold, whose id belongs to this segment, and
+that has room before it for the frames of the ids below it (HEADER_SIZE bytes each at least).
+Bytes copied from elsewhere in the segment are such candidates too — whole, valid frames, only
+in the wrong place. A naive scan resynchronises on the first one and, when that is a copy of
+later records, skips every intact frame in between; worse, "keep the longest chain of frames
+with increasing ids and offsets" still trades intact frames for copies whose originals were
+cut off. Neither is needed: a frame's checksum covers its id, so two valid frames with the
+same id hold the same record, and the index maps id → offset in any order. So every id gets
+the last valid frame that names it (copies land before their source), no intact frame is
+ever skipped, and a copy stands in for an original that is gone. The bytes no valid frame
+covers are the damage; the ids nobody names are lost.
 """
 
 from __future__ import annotations
 
 import re
 from array import array
-from bisect import bisect_left
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -45,9 +44,6 @@ from driftline.wal.framing import (
 SUFFIX: Final = ".wal"
 _NAME: Final = re.compile(r"^(\d{20})\.wal$")
 NOT_INTACT: Final = -1  # index entry of an id whose frame was damaged
-# Runs of candidate frames a chain may step back over when it is planned (bounds the work of
-# the dynamic program on a segment shredded into very many pieces).
-_CHAIN_WINDOW: Final = 512
 
 
 def segment_name(first_id: int) -> str:
@@ -176,52 +172,18 @@ class SegmentScan:
         return tail.start if tail is not None else self.size
 
 
-class _Run:
-    """Candidate frames that follow each other: adjacent bytes, consecutive ids."""
-
-    __slots__ = ("end", "first_id", "sizes", "slack", "starts")
-
-    def __init__(self, start: int, size: int, record_id: int) -> None:
-        self.first_id = record_id
-        self.starts = [start]
-        self.sizes = [size]
-        # start - HEADER_SIZE * id: never decreases along a run (every frame is at least
-        # HEADER_SIZE long), so "enough bytes for the ids before it" is a bisection.
-        self.slack = [start - HEADER_SIZE * record_id]
-        self.end = start + size
-
-    @property
-    def last_id(self) -> int:
-        return self.first_id + len(self.starts) - 1
-
-    def append(self, size: int) -> None:
-        record_id = self.last_id + 1
-        self.starts.append(self.end)
-        self.sizes.append(size)
-        self.slack.append(self.end - HEADER_SIZE * record_id)
-        self.end += size
-
-    def first_fit(self, after_id: int, after_end: int) -> int:
-        """Index of the first frame that may follow a chain ending with id `after_id` at byte
-        `after_end`: a greater id, with room for the ids in between; len(starts) if none."""
-        lo = max(0, after_id + 1 - self.first_id)
-        if lo >= len(self.starts):
-            return len(self.starts)
-        # (id - after_id - 1) * H <= start - after_end  <=>  slack >= after_end - H*(after_id+1)
-        return bisect_left(self.slack, after_end - HEADER_SIZE * (after_id + 1), lo)
-
-
-def _candidates(buf: bytes, pos: int, first_id: int, after_id: int, id_limit: int) -> list[_Run]:
+def _candidates(
+    buf: bytes, pos: int, first_id: int, after_id: int, id_limit: int
+) -> dict[int, tuple[int, int]]:
     """Every intact frame from `pos` on whose id lies in (after_id, id_limit) and could sit
-    where it is, grouped into runs. Once a frame checks out the search continues at its end:
-    two intact frames never overlap, except a frame embedded in another's payload, which the
-    outer one hides (as it should)."""
-    runs: list[_Run] = []
+    where it is: {id: (start, size)}, the last occurrence of each id. Every offset holding the
+    magic byte is tried — also inside frames already found — so no frame hides another."""
+    found: dict[int, tuple[int, int]] = {}
     n = len(buf)
     while True:
         pos = buf.find(MAGIC_BYTE, pos)
         if pos < 0 or n - pos < HEADER_SIZE:
-            return runs
+            return found
         header = decode_header(buf, pos)
         assert header is not None
         record_id = header.record_id
@@ -232,44 +194,21 @@ def _candidates(buf: bytes, pos: int, first_id: int, after_id: int, id_limit: in
             and end <= n
             and checksum_matches(header, buf[pos + HEADER_SIZE : end])
         ):
-            last = runs[-1] if runs else None
-            if last is not None and last.end == pos and last.last_id + 1 == record_id:
-                last.append(end - pos)
-            else:
-                runs.append(_Run(pos, end - pos, record_id))
-            pos = end
-        else:
-            pos += 1
+            found[record_id] = (pos, end - pos)
+        pos += 1
 
 
-def _longest_chain(runs: list[_Run], after_id: int, after_end: int) -> list[tuple[int, int]]:
-    """The chain with the most frames: (run index, first frame taken) in order. Each run is
-    taken from some frame to its end; the chain starts after the intact prefix."""
-    count = [0] * len(runs)
-    parent = [-1] * len(runs)
-    take = [0] * len(runs)
-    for j, run in enumerate(runs):
-        k = run.first_fit(after_id, after_end)
-        best, best_parent, best_k = len(run.starts) - k, -1, k
-        for i in range(max(0, j - _CHAIN_WINDOW), j):
-            if count[i] == 0:
-                continue
-            prev = runs[i]
-            k = run.first_fit(prev.last_id, prev.end)
-            total = count[i] + len(run.starts) - k
-            if total > best:
-                best, best_parent, best_k = total, i, k
-        if best_k < len(run.starts):
-            count[j], parent[j], take[j] = best, best_parent, best_k
-    if not runs or max(count) == 0:
-        return []
-    j = max(range(len(runs)), key=count.__getitem__)
-    chain = []
-    while j >= 0:
-        chain.append((j, take[j]))
-        j = parent[j]
-    chain.reverse()
-    return chain
+def _uncovered(spans: list[tuple[int, int]], start: int, end: int) -> list[tuple[int, int]]:
+    """The stretches of [start, end) that no (start, end) span covers, in order."""
+    gaps = []
+    pos = start
+    for a, b in sorted(spans):
+        if a > pos:
+            gaps.append((pos, a))
+        pos = max(pos, b)
+    if pos < end:
+        gaps.append((pos, end))
+    return gaps
 
 
 def scan_segment(buf: bytes, first_id: int, id_limit: int | None = None) -> SegmentScan:
@@ -277,10 +216,9 @@ def scan_segment(buf: bytes, first_id: int, id_limit: int | None = None) -> Segm
 
     `id_limit` is the first id of the next segment, when there is one: this segment's ids end
     before it, and ids it should hold but whose bytes are gone are `missing`. The intact prefix
-    is read frame by frame; from the first damage on, the longest consistent chain of intact
-    frames is kept (see the module docstring), so no intact frame is skipped. A damaged tail
-    whose header still names the next id (a complete frame with a bad checksum) claims that
-    id, so it is never reused.
+    is read frame by frame; from the first damage on, every valid frame of a fitting id is
+    kept, wherever it is (see the module docstring). A damaged tail whose header still names
+    the next id (a complete frame with a bad checksum) claims that id, so it is never reused.
     """
     scan = SegmentScan(first_id=first_id, size=len(buf))
     starts, sizes = scan.starts, scan.sizes
@@ -299,27 +237,31 @@ def scan_segment(buf: bytes, first_id: int, id_limit: int | None = None) -> Segm
         sizes.append(end - offset)
         expect += 1
         offset = end
-    if offset < n:
-        runs = _candidates(buf, offset, first_id, expect - 1, limit)
-        last_id, last_end = expect - 1, offset
-        for j, k in _longest_chain(runs, expect - 1, offset):
-            run = runs[j]
-            start, record_id = run.starts[k], run.first_id + k
-            if start > last_end or record_id > last_id + 1:
-                scan.damage.append(
-                    Damage(last_end, start, FrameStatus.CORRUPT, range(last_id + 1, record_id))
-                )
-            for _ in range(record_id - last_id - 1):
-                starts.append(NOT_INTACT)
-                sizes.append(0)
-            starts.extend(run.starts[k:])
-            sizes.extend(run.sizes[k:])
-            last_id, last_end = run.last_id, run.end
-        if last_end < n:
-            scan.damage.append(_tail_damage(buf, last_end, last_id + 1, limit))
+    if offset < n and not scan.overruns:
+        found = _candidates(buf, offset, first_id, expect - 1, limit)
+        top = max(found, default=expect - 1)
+        for record_id in range(expect, top + 1):
+            start, size = found.get(record_id, (NOT_INTACT, 0))
+            starts.append(start)
+            sizes.append(size)
+        spans = [(start, start + size) for start, size in found.values()]
+        ends = {start + size: rid for rid, (start, size) in found.items()}
+        ids_at = {start: rid for rid, (start, _) in found.items()}
+        covered_end = max((b for _, b in spans), default=offset)
+        for gap_start, gap_end in _uncovered(spans, offset, covered_end):
+            before = ends.get(gap_start, expect - 1 if gap_start == offset else None)
+            after = ids_at.get(gap_end)
+            lost = range(0)
+            if before is not None and after is not None and after > before + 1:
+                lost = range(before + 1, after)
+            scan.damage.append(Damage(gap_start, gap_end, FrameStatus.CORRUPT, lost))
+        if covered_end < n:
+            scan.damage.append(_tail_damage(buf, covered_end, top + 1, limit))
             for _ in scan.damage[-1].lost_ids:
                 starts.append(NOT_INTACT)
                 sizes.append(0)
+    elif offset < n:
+        scan.damage.append(Damage(offset, n, FrameStatus.CORRUPT, range(0)))
     if id_limit is not None and scan.end_id < id_limit:
         scan.missing = range(scan.end_id, id_limit)
         for _ in scan.missing:

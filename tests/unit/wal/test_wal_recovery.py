@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -277,3 +278,73 @@ def test_a_torn_tail_without_a_ledger_reissues_the_unacknowledged_id(wal_dir: Pa
     with Wal.open(config(), wal_dir, ["sink"]) as wal:
         assert wal.append(1, b"again") == 3
         assert read_all(wal, "sink") == [*_expected([1, 2], 64), (3, 1, b"again")]
+
+
+# ---- #16.1: damage that used to lose acknowledged records silently ---------------------------
+
+
+@pytest.mark.parametrize("which", ["oldest", "newest"])
+def test_a_segment_truncated_to_zero_bytes_is_reported_not_silently_lost(
+    open_wal: OpenWal, wal_dir: Path, caplog: pytest.LogCaptureFixture, which: str
+) -> None:
+    size = 300 * 1024
+    _fill(open_wal, 9, size=size)  # segments 1-3, 4-6, 7-9
+    files = segments(wal_dir)
+    victim = files[0] if which == "oldest" else files[-1]
+    victim.write_bytes(b"")
+    wal = open_wal(config())
+    gone = [1, 2, 3] if which == "oldest" else [7, 8, 9]
+    assert [r[0] for r in read_all(wal, "sink")] == [i for i in range(1, 10) if i not in gone]
+    stats = wal.stats()
+    assert stats.missing_records == 3 and stats.corrupt_records == 0
+    assert f"{gone[0]}..{gone[-1]}" in caplog.text and "gone from the segments" in caplog.text
+    assert wal.append(1, b"x") == 10  # and are never reissued
+
+
+def test_bytes_copied_from_later_in_a_segment_do_not_make_recovery_skip_intact_frames(
+    open_wal: OpenWal, wal_dir: Path
+) -> None:
+    _fill(open_wal, 600, size=20)
+    bounds = frame_bounds(wal_dir)
+    path = bounds[0][0]
+    data = bytearray(path.read_bytes())
+    src = data[bounds[500][1] : bounds[510][2]]  # frames 501..511
+    dest = bounds[40][1]  # over frames 41..51
+    data[dest : dest + len(src)] = src
+    path.write_bytes(bytes(data))
+    wal = open_wal(config())
+    got = [r[0] for r in read_all(wal, "sink")]
+    overwritten = {rid for _, start, end, rid in bounds if start < dest + len(src) and end > dest}
+    assert got == [i for i in range(1, 601) if i not in overwritten]
+    assert wal.stats().corrupt_records == len(overwritten)
+
+
+def test_the_newest_segment_cut_at_a_frame_boundary_is_accounted(
+    open_wal: OpenWal, wal_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _fill(open_wal, 10)
+    (path, start, _, _) = frame_bounds(wal_dir)[6]
+    set_file_length(path, start)  # records 7..10, acknowledged, cut off cleanly
+    wal = open_wal(config())
+    assert [r[0] for r in read_all(wal, "sink")] == [1, 2, 3, 4, 5, 6]
+    stats = wal.stats()
+    assert stats.missing_records == 4 and stats.torn_bytes_truncated == 0
+    assert "7..10" in caplog.text
+    assert wal.append(1, b"x") == 11
+
+
+def test_the_ledger_keeps_up_with_the_head_while_nothing_is_acknowledged(
+    open_wal: OpenWal, wal_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a consumer's acks the ledger was only written at open/close: a crash, then the
+    newest records cut off, would have looked like nothing was ever there."""
+    from driftline.wal import log as wal_log
+
+    monkeypatch.setattr(wal_log, "HEAD_REFRESH_S", 0.0)
+    wal = open_wal(config())
+    for i in range(1, 6):
+        wal.append(1, payload_for(i))
+    deadline = time.monotonic() + 10  # the writer refreshes it right after resolving futures
+    while Ledger(wal_dir).load() != LedgerState(6, {"sink": 0}) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert Ledger(wal_dir).load() == LedgerState(6, {"sink": 0})
