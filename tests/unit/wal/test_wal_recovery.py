@@ -304,12 +304,15 @@ def test_a_segment_truncated_to_zero_bytes_is_reported_not_silently_lost(
 def test_bytes_copied_from_later_in_a_segment_do_not_make_recovery_skip_intact_frames(
     open_wal: OpenWal, wal_dir: Path
 ) -> None:
-    _fill(open_wal, 600, size=20)
+    wal = open_wal(config())
+    for i in range(1, 601):  # big records first, then small ones: copies of later ids fit
+        wal.append(1, payload_for(i, 1000 if i <= 50 else 10))
+    wal.close()
     bounds = frame_bounds(wal_dir)
     path = bounds[0][0]
     data = bytearray(path.read_bytes())
     src = data[bounds[500][1] : bounds[510][2]]  # frames 501..511
-    dest = bounds[40][1]  # over frames 41..51
+    dest = bounds[20][1]  # over frames 21..
     data[dest : dest + len(src)] = src
     path.write_bytes(bytes(data))
     wal = open_wal(config())
