@@ -25,6 +25,7 @@ from driftline.processors import IngestTransform
 from driftline.receiver import otlp_json
 from driftline.receiver._otlp import OTLP_SIGNALS, OtlpSignal
 from driftline.receiver.auth import BearerAuth
+from driftline.receiver.health import Probe, always_ready
 from driftline.receiver.ingest import DurableLog, Ingester
 from driftline.receiver.status import UNAUTHENTICATED, Failure, classify
 from driftline.receiver.validate import Inspection, inspect, inspect_message
@@ -53,6 +54,7 @@ def build_otlp_http_app(
     extra_routes: Iterable[web.AbstractRouteDef] = (),
     *,
     transform: IngestTransform | None = None,
+    ready: Probe = always_ready,
 ) -> web.Application:
     """The OTLP/HTTP application. Run it with `auto_decompress=False` on the runner (as
     `start_otlp_http_server` does): this app decodes Content-Encoding itself, with a bound.
@@ -63,7 +65,7 @@ def build_otlp_http_app(
     auth = BearerAuth(config.auth_token)
     for otlp in OTLP_SIGNALS.values():
         app.router.add_post(otlp.http_path, _export_handler(ingester, auth, otlp, limit))
-    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/healthz", functools.partial(_healthz, ready))
     app.router.add_routes(list(extra_routes))
     return app
 
@@ -74,6 +76,7 @@ async def start_otlp_http_server(
     extra_routes: Iterable[web.AbstractRouteDef] = (),
     *,
     transform: IngestTransform | None = None,
+    ready: Probe = always_ready,
 ) -> tuple[web.AppRunner, int]:
     """Serve OTLP/HTTP on `config.protocols.http.endpoint`; return the runner and bound port.
 
@@ -82,7 +85,7 @@ async def start_otlp_http_server(
     http_config = config.protocols.http
     ssl_context = _ssl_context(http_config.tls) if http_config.tls.enabled else None
     host, port = _split_endpoint(http_config.endpoint)
-    app = build_otlp_http_app(log, config, extra_routes, transform=transform)
+    app = build_otlp_http_app(log, config, extra_routes, transform=transform, ready=ready)
     runner = web.AppRunner(app, auto_decompress=False, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port, ssl_context=ssl_context, reuse_port=False)
@@ -167,7 +170,10 @@ def decompress(body: bytes, encoding: str, limit: int) -> bytes:
     return bytes(out)
 
 
-async def _healthz(_request: web.Request) -> web.Response:
+async def _healthz(ready: Probe, _request: web.Request) -> web.Response:
+    reason = ready()
+    if reason is not None:  # e.g. the WAL's disk is full: ingest answers 503 until it is not
+        return web.Response(status=503, text=f"not ready: {reason}\n")
     return web.Response(text="ok")
 
 
