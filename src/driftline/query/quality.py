@@ -1,0 +1,314 @@
+"""Data quality and multivariate drift: plan → statements → rows → answer.
+
+data_quality(client, database, request)
+  plan     the reference's chunk boundaries (equal inference counts) and the current
+           windows (equal wall-clock slices, or the whole range)
+  fetch    inferences per slot, the profile of every feature per slot and per side (one
+           scan), then what needs the reference's figures: unseen categories and values
+           out of the reference's range, new and absent categories
+  score    analysis.quality: shares, learned thresholds, verdicts
+
+multivariate_drift(client, database, request)
+  fetch    a deterministic sample (≤ `max_rows` per side) of whole inferences, columnar
+  score    analysis.multivariate: data reconstruction error per chunk (NannyML) and a
+           domain-classifier AUROC per current window
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import numpy as np
+from clickhouse_connect.driver.client import Client
+
+from driftline.analysis import multivariate as mv
+from driftline.analysis import quality as dq
+from driftline.errors import PermanentError
+from driftline.storage import quality_sql as sql
+from driftline.storage.bind import Statement
+from driftline.storage.quality_sql import Scope
+
+DEFAULT_CHUNKS: Final = 10
+DEFAULT_SAMPLE_ROWS: Final = 100_000
+MAX_WINDOWS: Final = 1000
+
+
+class EmptyReferenceError(PermanentError):
+    """The reference has no rows: nothing to compare with (FAILED_PRECONDITION)."""
+
+
+@dataclass(frozen=True, slots=True)
+class QualityRequest:
+    model: str
+    reference: Scope
+    current: Scope
+    features: Sequence[str] = ()
+    window_ns: int = 0  # > 0: split the current range into windows of this length
+    reference_chunks: int = DEFAULT_CHUNKS
+    range_quantile: float = 0.0  # > 0: the reference range is [q, 1-q] instead of [min, max]
+    options: dq.QualityOptions = field(default_factory=dq.QualityOptions)
+
+
+@dataclass(frozen=True, slots=True)
+class QualityAnswer:
+    model: str
+    reference_inferences: int
+    reference_chunks: int
+    reference: Mapping[str, dq.Summary]
+    windows: Sequence[dq.WindowQuality]
+
+    @property
+    def no_data(self) -> bool:
+        return not any(w.inferences for w in self.windows)
+
+    @property
+    def flagged(self) -> bool:
+        return any(w.flagged for w in self.windows)
+
+
+def _windows(cur: Scope, window_ns: int) -> list[tuple[int, int]]:
+    if window_ns <= 0:
+        return [(cur.start_ns, cur.end_ns)]
+    n = min(max(math.ceil((cur.end_ns - cur.start_ns) / window_ns), 1), MAX_WINDOWS)
+    return [
+        (cur.start_ns + i * window_ns, min(cur.start_ns + (i + 1) * window_ns, cur.end_ns))
+        for i in range(n)
+    ]
+
+
+def _run(client: Client, statement: Statement) -> list[tuple[Any, ...]]:
+    text, params = statement
+    return [tuple(r) for r in client.query(text, parameters=params).result_rows]
+
+
+def _counts(row: Sequence[Any]) -> dq.Counts:
+    (numerical, categorical, non_finite, empty, lo, hi, mean, std, distinct, qs, carriers) = row
+    finite = int(numerical) - int(non_finite)
+
+    def number(x: Any) -> float:
+        return float(x) if finite > 0 else math.nan
+
+    return dq.Counts(
+        numerical=int(numerical),
+        categorical=int(categorical),
+        non_finite=int(non_finite),
+        empty=int(empty),
+        minimum=number(lo),
+        maximum=number(hi),
+        mean=number(mean),
+        std=float(std) if finite > 1 and math.isfinite(float(std)) else math.nan,
+        distinct=int(distinct),
+        quantiles=tuple(float(q) for q in qs) if finite > 0 else (),
+        carriers=int(carriers),
+    )
+
+
+def data_quality(client: Client, database: str, request: QualityRequest) -> QualityAnswer:
+    ref, cur, model = request.reference, request.current, request.model
+    k = max(request.reference_chunks, 1)
+    bounds_row = _run(client, sql.chunk_bounds(database, model, ref, k))[0]
+    bounds = [int(b) for b in bounds_row[2]]
+    chunks = len(bounds) + 1 if bounds else 1
+    slots = {
+        int(slot): dq.Slot(int(n), int(ids))
+        for slot, n, ids in _run(
+            client, sql.inferences(database, model, ref, cur, bounds, request.window_ns)
+        )
+    }
+    reference: dict[str, dq.Counts] = {}
+    ref_chunks: dict[str, list[dq.Counts]] = {}
+    current: dict[tuple[str, int], dq.Counts] = {}
+    for row in _run(
+        client,
+        sql.profile(database, model, ref, cur, bounds, request.window_ns, request.features),
+    ):
+        feature, at, whole, *figures = row
+        counts = _counts(figures)
+        if whole and at < 0:
+            reference[feature] = counts
+        elif at < 0:
+            ref_chunks.setdefault(feature, [dq.Counts()] * chunks)[-1 - int(at)] = counts
+        elif not whole:
+            current[(feature, int(at))] = counts
+    if not reference:
+        raise EmptyReferenceError(f"model {model!r} has no feature values in the reference")
+    features = sorted(request.features or {f for f in reference} | {f for f, _ in current})
+    if ref.snapshot:  # no inference rows were saved: count inferences carrying any feature
+        ref_inferences = [
+            max((c[i].carriers for c in ref_chunks.values()), default=0) for i in range(chunks)
+        ]
+    else:
+        ref_inferences = [slots.get(-1 - i, dq.Slot(0, 0)).inferences for i in range(chunks)]
+    windows = _windows(cur, request.window_ns)
+    numeric = [
+        f for f in features if dq.dominant_kind(reference.get(f, dq.Counts())) == "numerical"
+    ]
+    ranges = {
+        f: dq.range_bounds(
+            reference.get(f, dq.Counts()), request.range_quantile, sql.QUANTILE_LEVELS
+        )
+        for f in numeric
+    }
+    versus = {
+        (f, int(slot)): dq.Versus(int(unseen), int(out))
+        for f, slot, unseen, out in _run(
+            client,
+            sql.versus(database, model, ref, cur, request.window_ns, features, ranges),
+        )
+    }
+    new: dict[str, list[tuple[str, int]]] = {}
+    absent: dict[str, list[tuple[str, int]]] = {}
+    categorical = [f for f in features if f not in numeric]
+    if categorical:
+        for f, which, category, n in _run(
+            client, sql.categories(database, model, ref, cur, categorical)
+        ):
+            (new if which == "new" else absent).setdefault(f, []).append((category, int(n)))
+    inputs = dq.QualityInputs(
+        features=features,
+        reference=reference,
+        reference_chunks=ref_chunks,
+        reference_chunk_inferences=ref_inferences,
+        reference_inferences=sum(ref_inferences),
+        current=current,
+        current_slots={s: v for s, v in slots.items() if s >= 0},
+        versus=versus,
+        new_categories=new,
+        absent_categories=absent,
+        windows=windows,
+    )
+    return QualityAnswer(
+        model=model,
+        reference_inferences=sum(ref_inferences),
+        reference_chunks=chunks,
+        reference=dq.reference_summary(inputs),
+        windows=dq.data_quality(inputs, request.options),
+    )
+
+
+# ---- multivariate ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MultivariateRequest:
+    model: str
+    reference: Scope
+    current: Scope
+    features: Sequence[str] = ()  # default: every model input (not ml.* predictions/scores)
+    window_ns: int = 0
+    reference_chunks: int = DEFAULT_CHUNKS
+    max_rows: int = DEFAULT_SAMPLE_ROWS  # per side
+    seed: int = 16  # NannyML's PCA random_state, for the record
+    classifier: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class WindowError:
+    start_ns: int
+    end_ns: int
+    rows: int
+    error: mv.ChunkError
+    classifier_auroc: float
+
+    @property
+    def classifier_alert(self) -> bool:
+        lo, hi = mv.CLASSIFIER_BOUNDS
+        return math.isfinite(self.classifier_auroc) and not lo <= self.classifier_auroc <= hi
+
+
+@dataclass(frozen=True, slots=True)
+class MultivariateAnswer:
+    model: str
+    numerical: Sequence[str]
+    categorical: Sequence[str]
+    components: int
+    reference_rows: int
+    reference_chunks: Sequence[mv.ChunkError]
+    windows: Sequence[WindowError]
+
+    @property
+    def no_data(self) -> bool:
+        return not any(w.rows for w in self.windows)
+
+    @property
+    def drifted(self) -> bool:
+        return any(w.error.alert or w.classifier_alert for w in self.windows)
+
+
+def _table(rows: Sequence[Sequence[Any]], n_num: int, n_cat: int) -> tuple[list[int], mv.Table]:
+    times = [int(r[0]) for r in rows]
+    num = np.array([r[1 : 1 + n_num] for r in rows], dtype=np.float64).reshape(len(rows), n_num)
+    cats = [[str(r[1 + n_num + j]) for r in rows] for j in range(n_cat)]
+    return times, mv.Table(num, cats)
+
+
+def _sample(
+    client: Client, database: str, request: MultivariateRequest, scope: Scope,
+    numerical: Sequence[str], categorical: Sequence[str], inferences: int,
+) -> tuple[list[int], mv.Table]:  # fmt: skip
+    rate = 1.0 if inferences <= request.max_rows else request.max_rows / inferences
+    rows = _run(
+        client,
+        sql.sample(database, request.model, scope, numerical, categorical, rate, request.seed),
+    )
+    return _table(rows, len(numerical), len(categorical))
+
+
+def multivariate_drift(
+    client: Client, database: str, request: MultivariateRequest
+) -> MultivariateAnswer:
+    ref, cur, model = request.reference, request.current, request.model
+    slots = {
+        int(s): int(n) for s, n, _ in _run(client, sql.inferences(database, model, ref, cur, [], 0))
+    }
+    counted = {
+        f: (int(n), int(c))
+        for f, n, c in _run(client, sql.kinds(database, model, ref, request.features))
+    }
+    kinds = {f: "categorical" if c > n else "numerical" for f, (n, c) in counted.items()}
+    features = [f for f in (request.features or sorted(kinds)) if f in kinds]
+    if not request.features:
+        features = [f for f in features if not f.startswith("ml.")]
+    if not features:
+        raise EmptyReferenceError(f"model {model!r} has no feature values in the reference")
+    numerical = [f for f in features if kinds[f] == "numerical"]
+    categorical = [f for f in features if kinds[f] == "categorical"]
+    # a saved reference keeps no inference rows: its busiest feature counts its inferences
+    ref_n = slots.get(-1, 0) or max(n + c for n, c in counted.values())
+    _, ref_table = _sample(client, database, request, ref, numerical, categorical, ref_n)
+    if ref_table.rows < 2:
+        raise EmptyReferenceError(
+            f"model {model!r}: too few reference inferences ({ref_table.rows})"
+        )
+    cur_times, cur_table = _sample(
+        client, database, request, cur, numerical, categorical, slots.get(0, 0)
+    )
+    windows = _windows(cur, request.window_ns)
+    times = np.array(cur_times, dtype=np.int64)
+    parts = []
+    for start, end in windows:
+        a, b = np.searchsorted(times, start), np.searchsorted(times, end)
+        parts.append(cur_table.take(int(a), int(b)))
+    fitted, ref_chunks, cur_chunks = mv.reconstruction_drift(
+        ref_table, parts, request.reference_chunks
+    )
+    results = []
+    for (start, end), part, chunk in zip(windows, parts, cur_chunks, strict=True):
+        auc = (
+            mv.domain_classifier_auroc(fitted, ref_table, part, request.seed)
+            if request.classifier and part.rows
+            else math.nan
+        )
+        results.append(WindowError(start, end, part.rows, chunk, auc))
+    return MultivariateAnswer(
+        model=model,
+        numerical=numerical,
+        categorical=categorical,
+        components=int(fitted.components.shape[0]),
+        reference_rows=ref_table.rows,
+        reference_chunks=ref_chunks,
+        windows=results,
+    )
