@@ -18,11 +18,12 @@ A correlation flip moves points off the reference's principal plane without movi
 marginal: their reconstruction error grows while every univariate test stays quiet.
 
 Domain classifier (NannyML's DomainClassifierCalculator, with L2-regularised logistic
-regression instead of LightGBM: no heavy dependency): can a model tell current rows from
+regression over the encoded inputs plus squares and products of their leading principal-axis
+scores instead of LightGBM: no heavy dependency): can a model tell current rows from
 reference rows? Stratified 5-fold cross-validated AUROC; 0.5 means indistinguishable, alert
-outside [0.45, 0.65] (NannyML's constant threshold). It catches non-linear and interaction
-changes that stay inside the principal plane only when they are linear in the encoded inputs;
-the reconstruction error catches changes of the correlation structure.
+outside [0.45, 0.65] (NannyML's constant threshold). Where the reconstruction error sees only
+distance from the reference's principal subspace, the classifier also sees shifts and
+variance changes inside it.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ STD_MULTIPLIER = 3.0
 SAMPLING_ERROR_RANGE = 3.0
 CLASSIFIER_BOUNDS = (0.45, 0.65)
 CV_FOLDS = 5
+CLASSIFIER_AXES = 10  # squares and products of this many leading principal-axis scores
 
 Matrix = NDArray[np.float64]
 
@@ -74,6 +76,7 @@ class Fitted:
     components: Matrix  # (k, columns): the kept principal axes
     pca_mean: Matrix
     row_error_std: float  # std (ddof 1) of the reference's row errors: sampling error
+    axes: Matrix  # the leading (≤ CLASSIFIER_AXES) principal axes, for the classifier
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,10 +143,11 @@ def fit(reference: Table) -> Fitted:
     _, singular, vt = np.linalg.svd(z - pca_mean, full_matrices=False)
     variance = singular**2 / max(len(z) - 1, 1)
     k = n_components(variance)
-    fitted = Fitted(means, modes, tuple(freqs), center, scale, vt[:k], pca_mean, 0.0)
+    axes = vt[:CLASSIFIER_AXES]
+    fitted = Fitted(means, modes, tuple(freqs), center, scale, vt[:k], pca_mean, 0.0, axes)
     errors = row_errors(fitted, reference)
     std = float(np.std(errors, ddof=1)) if len(errors) > 1 else 0.0
-    return Fitted(means, modes, tuple(freqs), center, scale, vt[:k], pca_mean, std)
+    return Fitted(means, modes, tuple(freqs), center, scale, vt[:k], pca_mean, std, axes)
 
 
 def encode(fitted: Fitted, table: Table) -> Matrix:
@@ -229,11 +233,27 @@ def auroc(y: Matrix, score: Matrix) -> float:
     return float((ranks[positives].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
+def classifier_inputs(fitted: Fitted, table: Table) -> Matrix:
+    """The encoded rows plus the squares and pairwise products of their scores on the leading
+    principal axes: a linear model over these sees changes of variance along an axis and of
+    correlation between axes (a flipped correlation), not only shifts of the means."""
+    z = encode(fitted, table)
+    scores = (z - fitted.pca_mean) @ fitted.axes.T
+    i, j = np.triu_indices(scores.shape[1])
+    return np.column_stack([z, scores[:, i] * scores[:, j]])
+
+
+def _standardise(train: Matrix, test: Matrix) -> tuple[Matrix, Matrix]:
+    mean, std = train.mean(axis=0), train.std(axis=0)
+    std = np.where(std == 0, 1.0, std)
+    return (train - mean) / std, (test - mean) / std
+
+
 def domain_classifier_auroc(
     fitted: Fitted, reference: Table, current: Table, seed: int, folds: int = CV_FOLDS
 ) -> float:
     """Cross-validated AUROC of telling `current` rows (1) from `reference` rows (0)."""
-    x = np.vstack([encode(fitted, reference), encode(fitted, current)])
+    x = np.vstack([classifier_inputs(fitted, reference), classifier_inputs(fitted, current)])
     y = np.concatenate([np.zeros(reference.rows), np.ones(current.rows)])
     if reference.rows < folds or current.rows < folds:
         return math.nan
@@ -245,6 +265,7 @@ def domain_classifier_auroc(
     scores = np.empty(len(y))
     for f in range(folds):
         test = fold == f
-        w = _logistic_fit(x[~test], y[~test])
-        scores[test] = np.column_stack([np.ones(int(test.sum())), x[test]]) @ w
+        train_x, test_x = _standardise(x[~test], x[test])
+        w = _logistic_fit(train_x, y[~test])
+        scores[test] = np.column_stack([np.ones(int(test.sum())), test_x]) @ w
     return auroc(y, scores)
