@@ -26,7 +26,7 @@ from clickhouse_connect.driver.client import Client
 
 from driftline.analysis import multivariate as mv
 from driftline.analysis import quality as dq
-from driftline.errors import PermanentError
+from driftline.errors import InvalidInputError, NotFoundError, PermanentError
 from driftline.storage import quality_sql as sql
 from driftline.storage.bind import Statement
 from driftline.storage.quality_sql import Scope
@@ -50,6 +50,7 @@ class QualityRequest:
     reference_chunks: int = DEFAULT_CHUNKS
     range_quantile: float = 0.0  # > 0: the reference range is [q, 1-q] instead of [min, max]
     options: dq.QualityOptions = field(default_factory=dq.QualityOptions)
+    timeout_s: float = 0  # > 0: every statement's max_execution_time
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +80,21 @@ def _windows(cur: Scope, window_ns: int) -> list[tuple[int, int]]:
     ]
 
 
-def _run(client: Client, statement: Statement) -> list[tuple[Any, ...]]:
+def _run(client: Client, statement: Statement, timeout_s: float = 0) -> list[tuple[Any, ...]]:
     text, params = statement
-    return [tuple(r) for r in client.query(text, parameters=params).result_rows]
+    settings = {"max_execution_time": timeout_s} if timeout_s > 0 else None
+    result = client.query(text, parameters=params, settings=settings)
+    return [tuple(r) for r in result.result_rows]
+
+
+def require_model(client: Client, database: str, model: str) -> None:
+    """NotFoundError naming the known models when `model` has no inferences."""
+    if not model:
+        raise InvalidInputError("model is required")
+    known = [str(r[0]) for r in _run(client, sql.models(database))]
+    if model not in known:
+        listed = ", ".join(known[:20]) or "none yet"
+        raise NotFoundError(f"unknown model {model!r}; models with inferences: {listed}")
 
 
 def _counts(row: Sequence[Any]) -> dq.Counts:
@@ -106,23 +119,32 @@ def _counts(row: Sequence[Any]) -> dq.Counts:
     )
 
 
+def _no_data(model: str, windows: Sequence[tuple[int, int]]) -> QualityAnswer:
+    none = dq.Check(dq.DUPLICATES, math.nan, None, None)
+    empty = [dq.WindowQuality(i, a, b, 0, none, ()) for i, (a, b) in enumerate(windows)]
+    return QualityAnswer(model, 0, 0, {}, empty)
+
+
 def data_quality(client: Client, database: str, request: QualityRequest) -> QualityAnswer:
     ref, cur, model = request.reference, request.current, request.model
+
+    def run(statement: Statement) -> list[tuple[Any, ...]]:
+        return _run(client, statement, request.timeout_s)
+
     k = max(request.reference_chunks, 1)
-    bounds_row = _run(client, sql.chunk_bounds(database, model, ref, k))[0]
+    bounds_row = run(sql.chunk_bounds(database, model, ref, k))[0]
     bounds = [int(b) for b in bounds_row[2]]
     chunks = len(bounds) + 1 if bounds else 1
     slots = {
         int(slot): dq.Slot(int(n), int(ids))
-        for slot, n, ids in _run(
-            client, sql.inferences(database, model, ref, cur, bounds, request.window_ns)
+        for slot, n, ids in run(
+            sql.inferences(database, model, ref, cur, bounds, request.window_ns)
         )
     }
     reference: dict[str, dq.Counts] = {}
     ref_chunks: dict[str, list[dq.Counts]] = {}
     current: dict[tuple[str, int], dq.Counts] = {}
-    for row in _run(
-        client,
+    for row in run(
         sql.profile(database, model, ref, cur, bounds, request.window_ns, request.features),
     ):
         feature, at, whole, *figures = row
@@ -133,6 +155,9 @@ def data_quality(client: Client, database: str, request: QualityRequest) -> Qual
             ref_chunks.setdefault(feature, [dq.Counts()] * chunks)[-1 - int(at)] = counts
         elif not whole:
             current[(feature, int(at))] = counts
+    windows = _windows(cur, request.window_ns)
+    if not current and not any(n.inferences for slot, n in slots.items() if slot >= 0):
+        return _no_data(model, windows)  # said before anything about the reference
     if not reference:
         raise EmptyReferenceError(f"model {model!r} has no feature values in the reference")
     features = sorted(request.features or {f for f in reference} | {f for f, _ in current})
@@ -142,7 +167,6 @@ def data_quality(client: Client, database: str, request: QualityRequest) -> Qual
         ]
     else:
         ref_inferences = [slots.get(-1 - i, dq.Slot(0, 0)).inferences for i in range(chunks)]
-    windows = _windows(cur, request.window_ns)
     numeric = [
         f for f in features if dq.dominant_kind(reference.get(f, dq.Counts())) == "numerical"
     ]
@@ -154,8 +178,7 @@ def data_quality(client: Client, database: str, request: QualityRequest) -> Qual
     }
     versus = {
         (f, int(slot)): dq.Versus(int(unseen), int(out))
-        for f, slot, unseen, out in _run(
-            client,
+        for f, slot, unseen, out in run(
             sql.versus(database, model, ref, cur, request.window_ns, features, ranges),
         )
     }
@@ -163,9 +186,7 @@ def data_quality(client: Client, database: str, request: QualityRequest) -> Qual
     absent: dict[str, list[tuple[str, int]]] = {}
     categorical = [f for f in features if f not in numeric]
     if categorical:
-        for f, which, category, n in _run(
-            client, sql.categories(database, model, ref, cur, categorical)
-        ):
+        for f, which, category, n in run(sql.categories(database, model, ref, cur, categorical)):
             (new if which == "new" else absent).setdefault(f, []).append((category, int(n)))
     inputs = dq.QualityInputs(
         features=features,
@@ -203,6 +224,7 @@ class MultivariateRequest:
     max_rows: int = DEFAULT_SAMPLE_ROWS  # per side
     seed: int = 16  # NannyML's PCA random_state, for the record
     classifier: bool = True
+    timeout_s: float = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,28 +272,37 @@ def _sample(
     numerical: Sequence[str], categorical: Sequence[str], inferences: int,
 ) -> tuple[list[int], mv.Table]:  # fmt: skip
     rate = 1.0 if inferences <= request.max_rows else request.max_rows / inferences
-    rows = _run(
-        client,
-        sql.sample(database, request.model, scope, numerical, categorical, rate, request.seed),
+    statement = sql.sample(
+        database, request.model, scope, numerical, categorical, rate, request.seed
     )
+    rows = _run(client, statement, request.timeout_s)
     return _table(rows, len(numerical), len(categorical))
+
+
+def _empty_window(window: tuple[int, int]) -> WindowError:
+    nothing = mv.ChunkError(0, 0, math.nan, math.nan, None, None)
+    return WindowError(window[0], window[1], 0, nothing, math.nan)
 
 
 def multivariate_drift(
     client: Client, database: str, request: MultivariateRequest
 ) -> MultivariateAnswer:
     ref, cur, model = request.reference, request.current, request.model
-    slots = {
-        int(s): int(n) for s, n, _ in _run(client, sql.inferences(database, model, ref, cur, [], 0))
-    }
+
+    def run(statement: Statement) -> list[tuple[Any, ...]]:
+        return _run(client, statement, request.timeout_s)
+
+    slots = {int(s): int(n) for s, n, _ in run(sql.inferences(database, model, ref, cur, [], 0))}
     counted = {
-        f: (int(n), int(c))
-        for f, n, c in _run(client, sql.kinds(database, model, ref, request.features))
+        f: (int(n), int(c)) for f, n, c in run(sql.kinds(database, model, ref, request.features))
     }
     kinds = {f: "categorical" if c > n else "numerical" for f, (n, c) in counted.items()}
     features = [f for f in (request.features or sorted(kinds)) if f in kinds]
     if not request.features:
         features = [f for f in features if not f.startswith("ml.")]
+    windows = _windows(cur, request.window_ns)
+    if not slots.get(0, 0):
+        return MultivariateAnswer(model, [], [], 0, 0, [], [_empty_window(w) for w in windows])
     if not features:
         raise EmptyReferenceError(f"model {model!r} has no feature values in the reference")
     numerical = [f for f in features if kinds[f] == "numerical"]
@@ -286,7 +317,6 @@ def multivariate_drift(
     cur_times, cur_table = _sample(
         client, database, request, cur, numerical, categorical, slots.get(0, 0)
     )
-    windows = _windows(cur, request.window_ns)
     times = np.array(cur_times, dtype=np.int64)
     parts = []
     for start, end in windows:

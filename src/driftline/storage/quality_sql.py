@@ -8,6 +8,7 @@ A *scope* is one side of the comparison: a time range of one model (optionally o
 `window_ns`, or 0 for the whole range). Every statement answers all features and all slots at
 once, grouped — never a statement per feature or per window.
 
+    models        the models with inferences
     chunk_bounds  the reference's k-1 inner chunk boundaries: timestamps at equal inference
                   counts (from ml_inferences, or the snapshot's distinct timestamps)
     inferences    per slot: inferences and distinct `InferenceId`s (duplicates), live scopes
@@ -65,6 +66,15 @@ def _scope_filter(prefix: str, scope: Scope, params: dict[str, object]) -> str:
 
 def _features_table(scope: Scope) -> str:
     return table("ml_reference_features" if scope.snapshot else "ml_features")
+
+
+def models(database: str, limit: int = 1000) -> Statement:
+    """The names of the models with inferences (for "unknown model" answers)."""
+    sql = (
+        f"SELECT DISTINCT ModelName FROM {table('ml_inferences')} "
+        "ORDER BY ModelName LIMIT {limit:UInt32}"
+    )
+    return sql, bound(database, limit=limit)
 
 
 def chunk_bounds(database: str, model: str, ref: Scope, chunks: int) -> Statement:
