@@ -15,18 +15,13 @@ from typing import Final
 from clickhouse_connect.driver.client import Client
 
 from driftline.analysis import latency as latency_mod
-from driftline.analysis.drift import (
-    DriftReport,
-    DriftRequest,
-    Window,
-    drift_reports,
-    reference_thresholds,
-)
+from driftline.analysis.drift import DriftReport, DriftRequest, Window
 from driftline.analysis.performance import accuracy_drift, performance
 from driftline.api._gen.driftline.v1 import query_pb2
 from driftline.config.model import SloConfig
 from driftline.errors import InvalidInputError
 from driftline.query import references
+from driftline.query.drift import drift_reports, reference_thresholds
 from driftline.storage.latency_sql import Range
 
 HOUR_NS: Final = 3600 * 10**9

@@ -14,7 +14,7 @@ from typing import Final
 from clickhouse_connect.driver.client import Client
 
 from driftline.analysis import latency as latency_mod
-from driftline.analysis.drift import DriftRequest, Window, drift_report
+from driftline.analysis.drift import DriftRequest, Window
 from driftline.config.derived import DerivedConfig
 from driftline.config.model import SloConfig
 from driftline.export.derived.types import (
@@ -23,6 +23,7 @@ from driftline.export.derived.types import (
     LatencySnapshot,
     SloBurn,
 )
+from driftline.query.drift import drift_report
 from driftline.storage import derived_sql
 from driftline.storage.client import qualify
 from driftline.storage.latency_sql import QUANTILES, Range
