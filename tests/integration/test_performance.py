@@ -168,5 +168,5 @@ def test_accuracy_drift_p_value_does_not_underflow(db: tuple[Client, str]) -> No
     pooled = (a1 + a2) / 2
     z = abs(a1 - a2) / np.sqrt(pooled * (1 - pooled) * (2 / n))
     want = 2 * stats.norm.sf(z)
-    assert 0 < want < 1e-30  # 1 − Φ(z) is exactly 0 below ~1e-17
+    assert 0 < want < 1e-30  # 1 - cdf(z) is exactly 0 below ~1e-17
     assert result.p_value == pytest.approx(want, rel=1e-9)
