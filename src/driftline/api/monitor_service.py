@@ -14,19 +14,14 @@ from typing import Final
 
 from clickhouse_connect.driver.client import Client
 
-from driftline.analysis import latency as latency_mod
-from driftline.analysis.drift import (
-    DriftReport,
-    DriftRequest,
-    Window,
-    drift_reports,
-    reference_thresholds,
-)
-from driftline.analysis.performance import accuracy_drift, performance
+from driftline.analysis.drift import DriftReport, DriftRequest, Window
 from driftline.api._gen.driftline.v1 import query_pb2
 from driftline.config.model import SloConfig
 from driftline.errors import InvalidInputError
+from driftline.query import latency as latency_mod
 from driftline.query import references
+from driftline.query.drift import drift_reports, reference_thresholds
+from driftline.query.performance import accuracy_drift, performance
 from driftline.storage.latency_sql import Range
 
 HOUR_NS: Final = 3600 * 10**9
@@ -172,7 +167,7 @@ def drift_answer(
     for name, w in (("reference", drift.reference), ("current", drift.current)):
         if w.end_ns <= w.start_ns:
             raise InvalidInputError(f"the {name} window is empty (end <= start)")
-    latency_mod._require_model(client, database, drift.model)
+    latency_mod.require_model(client, database, drift.model)
     if request.reference.saved_reference:
         saved = references.get_reference(
             client, database, drift.model, request.reference.saved_reference
@@ -204,7 +199,7 @@ def save_reference_answer(
     references.check_name(request.name)
     if not request.model:
         raise InvalidInputError("model is required")
-    latency_mod._require_model(client, database, request.model)
+    latency_mod.require_model(client, database, request.model)
     r = _range(request.window.range, 24 * HOUR_NS, time.time_ns())
     saved = references.save_reference(
         client, database, name=request.name, model=request.model,

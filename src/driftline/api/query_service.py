@@ -29,7 +29,7 @@ from driftline.query.sql import SqlTimeoutError, run_readonly_sql
 from driftline.receiver.ingest import DurableLog
 from driftline.signals import Signal
 from driftline.storage import explore_sql
-from driftline.storage.explore_sql import Statement
+from driftline.storage.bind import Statement
 
 SERVICE_NAME = query_pb2.DESCRIPTOR.services_by_name["QueryService"].full_name
 
@@ -97,7 +97,9 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
     ) -> query_pb2.SqlResponse:
         r = request.range
         return await self._table(
-            "ListModels", context, explore_sql.list_models(r.start_unix_nano, r.end_unix_nano)
+            "ListModels",
+            context,
+            explore_sql.list_models(self._database, r.start_unix_nano, r.end_unix_nano),
         )
 
     async def GetTrace(
@@ -106,7 +108,9 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
         trace_id = request.trace_id.strip().lower()
         if len(trace_id) != 32 or not all(c in "0123456789abcdef" for c in trace_id):
             return await _call("GetTrace", context, _invalid("trace_id must be 32 hex digits"))
-        return await self._table("GetTrace", context, explore_sql.get_trace(trace_id))
+        return await self._table(
+            "GetTrace", context, explore_sql.get_trace(self._database, trace_id)
+        )
 
     async def SearchLogs(
         self, request: query_pb2.SearchLogsRequest, context: grpc.aio.ServicerContext
@@ -114,7 +118,7 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
         r = request.range
         limit = row_limit(request.limit or DEFAULT_LOG_LIMIT, self._config.max_rows)
         statement = explore_sql.search_logs(
-            r.start_unix_nano, r.end_unix_nano, request.min_severity_number,
+            self._database, r.start_unix_nano, r.end_unix_nano, request.min_severity_number,
             request.service_name, request.trace_id.strip(), request.text, limit,
         )  # fmt: skip
         return await self._table("SearchLogs", context, statement)
