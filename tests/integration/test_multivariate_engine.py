@@ -19,6 +19,10 @@ from scipy import stats
 from sklearn.decomposition import PCA
 from sklearn.preprocessing import StandardScaler
 
+from driftline.alerts.measure import Measurer
+from driftline.config.alerts import AlertRule
+from driftline.config.derived import DerivedConfig, DerivedDriftConfig
+from driftline.export.derived import compute
 from driftline.query.quality import MultivariateRequest, multivariate_drift
 from driftline.storage.client import Target
 from driftline.storage.quality_sql import Scope
@@ -49,9 +53,8 @@ DATA = {"ref": _side(0.9, N), "cur": _side(-0.9, N)}
 @pytest.fixture(scope="module")
 def db(chdb_dir: Path) -> Iterator[tuple[Client, Target]]:
     with fresh_database(chdb_dir, "mv") as (client, target):
-        cols: dict[str, list[Any]] = {
-            c: [] for c in ("ModelName", "Feature", "Timestamp", "ModelVersion", "Kind", "Value", "Category")
-        }  # fmt: skip
+        names = ("ModelName", "Feature", "Timestamp", "ModelVersion", "Kind", "Value", "Category")
+        cols: dict[str, list[Any]] = {c: [] for c in names}
         infs: dict[str, list[Any]] = {c: [] for c in ("ModelName", "InferenceId", "Timestamp")}
         for side, start in (("ref", REF.start_ns), ("cur", CUR.start_ns)):
             ts = start + np.arange(N) * (2 * HOUR // (N + 1))
@@ -158,3 +161,21 @@ def test_windows_over_time(db: tuple[Client, Target]) -> None:
         w.rows for w in answer.windows
     ) == N
     assert all(w.error.alert for w in answer.windows)
+
+
+def test_alert_rule_and_gauge_report_the_reconstruction_error(db: tuple[Client, Target]) -> None:
+    client, target = db
+    measurer = Measurer(lambda: client, target.database, reference_s=2 * 3600, clock_ns=lambda: NOW)
+    rule = AlertRule(name="mv", kind="multivariate.error", model="m", threshold=1.0, window="2h")
+    assert rule.validate("r") == []
+    want = (
+        multivariate_drift(
+            client, target.database, MultivariateRequest("m", REF, CUR, classifier=False)
+        )
+        .windows[0]
+        .error
+    )
+    assert measurer(rule) == want.value
+    cfg = DerivedConfig(drift=DerivedDriftConfig(window_s=2 * 3600, reference_s=2 * 3600))
+    snapshot = compute.multivariate(client, target.database, "m", "", cfg, NOW)
+    assert snapshot is not None and snapshot.alert and snapshot.error == want.value

@@ -17,7 +17,19 @@ import numpy as np
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from driftline.alerts.measure import Measurer
 from driftline.analysis import quality as dq
+from driftline.config.alerts import AlertRule
+from driftline.config.derived import DerivedConfig, DerivedDriftConfig
+from driftline.export.derived import compute
+from driftline.export.derived.series import (
+    MISSING_SHARE,
+    OUT_OF_RANGE_SHARE,
+    QUALITY_FLAGGED,
+    UNSEEN_SHARE,
+    series,
+)
+from driftline.export.derived.types import ModelSnapshot, Snapshot
 from driftline.query.quality import EmptyReferenceError, QualityRequest, data_quality
 from driftline.storage.client import Target
 from driftline.storage.quality_sql import Scope
@@ -251,3 +263,30 @@ def test_an_empty_reference_is_a_clear_error(db: tuple[Client, Target]) -> None:
     earlier = Scope(NOW - 9 * HOUR, NOW - 8 * HOUR)
     with pytest.raises(EmptyReferenceError, match="no feature values in the reference"):
         data_quality(db[0], db[1].database, QualityRequest("m", earlier, CUR))
+
+
+def test_alert_rules_measure_the_same_shares(db: tuple[Client, Target]) -> None:
+    client, target = db
+    measurer = Measurer(lambda: client, target.database, reference_s=2 * 3600, clock_ns=lambda: NOW)
+    answer = ask(db)
+    rule = AlertRule(name="y", kind="quality.missing_share", model="m", threshold=0.05, window="2h")
+    assert rule.validate("r") == []
+    worst = max(_check(answer, f, dq.MISSING).value for f in ("amount", "city", "opt"))
+    assert measurer(rule) == worst
+    one = AlertRule(name="c", kind="quality.unseen_share", model="m", threshold=0, window="2h",
+                    feature="city")  # fmt: skip
+    assert measurer(one) == _check(answer, "city", dq.UNSEEN).value
+    assert one.breached(measurer(one) or 0.0)
+
+
+def test_derived_gauges_carry_the_shares(db: tuple[Client, Target]) -> None:
+    client, target = db
+    cfg = DerivedConfig(drift=DerivedDriftConfig(window_s=2 * 3600, reference_s=2 * 3600))
+    snapshot = compute.quality(client, target.database, "m", "1", cfg, NOW)
+    assert snapshot is not None and snapshot.flagged
+    points = series(Snapshot(NOW, (ModelSnapshot("m", "1", quality=snapshot),)))
+    missing = dict(points[MISSING_SHARE])
+    assert missing[("m", "1", "amount")] == _check(ask(db), "amount", dq.MISSING).value
+    assert dict(points[QUALITY_FLAGGED])[("m", "1")] == 1.0
+    assert ("m", "1", "city") in dict(points[UNSEEN_SHARE])
+    assert ("m", "1", "amount") in dict(points[OUT_OF_RANGE_SHARE])

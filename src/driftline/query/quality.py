@@ -26,7 +26,7 @@ from clickhouse_connect.driver.client import Client
 
 from driftline.analysis import multivariate as mv
 from driftline.analysis import quality as dq
-from driftline.errors import InvalidInputError, NotFoundError, PermanentError
+from driftline.errors import EmptyWindowError, InvalidInputError, NotFoundError
 from driftline.storage import quality_sql as sql
 from driftline.storage.bind import Statement
 from driftline.storage.quality_sql import Scope
@@ -36,7 +36,7 @@ DEFAULT_SAMPLE_ROWS: Final = 100_000
 MAX_WINDOWS: Final = 1000
 
 
-class EmptyReferenceError(PermanentError):
+class EmptyReferenceError(EmptyWindowError):
     """The reference has no rows: nothing to compare with (FAILED_PRECONDITION)."""
 
 
