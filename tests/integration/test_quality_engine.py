@@ -19,6 +19,7 @@ from clickhouse_connect.driver.client import Client
 
 from driftline.alerts.measure import Measurer
 from driftline.analysis import quality as dq
+from driftline.analysis.drift import Window
 from driftline.config.alerts import AlertRule
 from driftline.config.derived import DerivedConfig, DerivedDriftConfig
 from driftline.export.derived import compute
@@ -31,6 +32,7 @@ from driftline.export.derived.series import (
 )
 from driftline.export.derived.types import ModelSnapshot, Snapshot
 from driftline.query.quality import EmptyReferenceError, QualityRequest, data_quality
+from driftline.query.references import save_reference
 from driftline.storage.client import Target
 from driftline.storage.quality_sql import Scope
 from tests.engine_db import fresh_database
@@ -290,3 +292,20 @@ def test_derived_gauges_carry_the_shares(db: tuple[Client, Target]) -> None:
     assert dict(points[QUALITY_FLAGGED])[("m", "1")] == 1.0
     assert ("m", "1", "city") in dict(points[UNSEEN_SHARE])
     assert ("m", "1", "amount") in dict(points[OUT_OF_RANGE_SHARE])
+
+
+def test_a_saved_reference_gives_the_same_answer(db: tuple[Client, Target]) -> None:
+    client, target = db
+    saved = save_reference(
+        client, target.database, name="dq-ref", model="m",
+        window=Window(REF.start_ns, REF.end_ns, ""),
+    )  # fmt: skip
+    frozen = Scope(saved.start_ns, saved.end_ns, saved.version, saved.snapshot)
+    live, copy = ask(db), data_quality(client, target.database, QualityRequest("m", frozen, CUR))
+    for name in ("amount", "city", "opt"):
+        for check in (dq.MISSING, dq.MISMATCH, dq.UNSEEN, dq.OUT_OF_RANGE):
+            a, b = _feature(live, name).check(check), _feature(copy, name).check(check)
+            assert (a is None) == (b is None)
+            if a is not None and b is not None:
+                assert (a.value, a.lower, a.upper) == pytest.approx((b.value, b.lower, b.upper))
+    assert copy.reference_inferences == N_REF

@@ -161,10 +161,11 @@ def data_quality(client: Client, database: str, request: QualityRequest) -> Qual
     if not reference:
         raise EmptyReferenceError(f"model {model!r} has no feature values in the reference")
     features = sorted(request.features or {f for f in reference} | {f for f, _ in current})
-    if ref.snapshot:  # no inference rows were saved: count inferences carrying any feature
-        ref_inferences = [
-            max((c[i].carriers for c in ref_chunks.values()), default=0) for i in range(chunks)
-        ]
+    if ref.snapshot:  # no inference rows were saved: count the timestamps carrying features
+        saved = {int(slot): int(n) for slot, n, _ in run(
+            sql.snapshot_inferences(database, model, ref, bounds)
+        )}  # fmt: skip
+        ref_inferences = [saved.get(-1 - i, 0) for i in range(chunks)]
     else:
         ref_inferences = [slots.get(-1 - i, dq.Slot(0, 0)).inferences for i in range(chunks)]
     numeric = [

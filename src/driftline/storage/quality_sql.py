@@ -12,10 +12,10 @@ once, grouped — never a statement per feature or per window.
     chunk_bounds  the reference's k-1 inner chunk boundaries: timestamps at equal inference
                   counts (from ml_inferences, or the snapshot's distinct timestamps)
     inferences    per slot: inferences and distinct `InferenceId`s (duplicates), live scopes
-    profile       per (feature, slot) and per (feature, side) in one scan (GROUPING SETS):
-                  rows by kind, non-finite numbers, empty categories, finite min/max/mean/std,
-                  distinct values, t-digest quantiles, distinct timestamps (inferences that
-                  carry the feature, for snapshot references)
+    profile       per (feature, slot) and per (feature, side) in one scan (ROLLUP merges the
+                  slots' states): rows by kind, non-finite numbers, empty categories, finite
+                  min/max/mean/std, distinct values, t-digest quantiles
+    snapshot_inferences  per chunk of a saved reference: its distinct timestamps
     versus        per (feature, current slot): categories never seen in the reference and
                   finite numbers outside the reference's range [lo, hi] given per feature
     categories    the most frequent new (current only) and absent (reference only) categories
@@ -98,19 +98,29 @@ FROM (SELECT arraySort(groupArray(t)) AS ts FROM ({source}))"""
     return sql, bound(database, **params)
 
 
+def _chunk(params: dict[str, object], bounds: Sequence[int]) -> str:
+    """The reference chunk (0…k-1) of a row: comparisons with the boundaries, no lambda (a
+    multiIf of constants costs a few comparisons per row)."""
+    if not bounds:
+        return "toInt64(0)"
+    arms = []
+    for i, b in enumerate(bounds):
+        params[f"b{i}"] = b
+        arms.append(f"Timestamp < fromUnixTimestamp64Nano({{b{i}:Int64}}), {i}")
+    return f"toInt64(multiIf({', '.join(arms)}, {len(bounds)}))"
+
+
+def _window(params: dict[str, object], window_ns: int) -> str:
+    """The current window (0…w-1) of a row."""
+    if window_ns <= 0:
+        return "toInt64(0)"
+    params["window_ns"] = window_ns
+    return "intDiv(toUnixTimestamp64Nano(Timestamp) - {cur_start:Int64}, {window_ns:Int64})"
+
+
 def _slot(params: dict[str, object], bounds: Sequence[int], window_ns: int) -> tuple[str, str]:
-    """(reference slot, current slot) expressions over `Timestamp`."""
-    params["bounds"] = list(bounds)
-    ref_slot = (
-        "-1 - toInt64(arrayCount(b -> b <= toUnixTimestamp64Nano(Timestamp), "
-        "{bounds:Array(Int64)}))"
-    )
-    if window_ns > 0:
-        params["window_ns"] = window_ns
-        cur_slot = "intDiv(toUnixTimestamp64Nano(Timestamp) - {cur_start:Int64}, {window_ns:Int64})"
-    else:
-        cur_slot = "toInt64(0)"
-    return ref_slot, cur_slot
+    """(reference slot -1-chunk, current slot = window) expressions over `Timestamp`."""
+    return f"-1 - {_chunk(params, bounds)}", _window(params, window_ns)
 
 
 def inferences(
@@ -175,23 +185,53 @@ def profile(
     features: Sequence[str] = (),
 ) -> Statement:
     """Per (feature, slot) and per (feature, side) — `whole` = 1 marks the side totals, whose
-    `slot` is -1 (reference) or 0 (current). Numbers' figures cover finite values only."""
-    params: dict[str, object] = {}
-    rows = _rows(model, ref, cur, bounds, window_ns, features, params)
-    sql = f"""SELECT Feature, if(grouping(slot) = 0, slot, if(side_ref, -1, 0)) AS at,
-    grouping(slot) AS whole,
+    `at` is -1 (reference) or 0 (current). One scan: the side totals come from ROLLUP, which
+    merges the slots' aggregate states instead of aggregating the rows again. Numbers' figures
+    cover finite values only; `distinct` is exact for categories and capped at 2 for numbers
+    (enough to tell a constant feature)."""
+    params: dict[str, object] = {"model": model}
+    chunk, window = _chunk(params, bounds), _window(params, window_ns)
+    feature_cond = ""
+    if features:
+        params["features"] = list(features)
+        feature_cond = " AND Feature IN {features:Array(String)}"
+    parts = []
+    for name, scope, side, part in (("ref", ref, 0, chunk), ("cur", cur, 1, window)):
+        parts.append(
+            f"SELECT Feature, Kind, Value, Category, toUInt8({side}) AS side, {part} AS part "
+            f"FROM {_features_table(scope)} WHERE ModelName = {{model:String}}{feature_cond} "
+            f"AND {_scope_filter(name, scope, params)}"
+        )
+    rows = " UNION ALL ".join(parts)
+    at = "if(whole = 1, if(side = 0, -1, 0), if(side = 0, -1 - part, part))"
+    sql = f"""SELECT Feature, {at} AS at, whole, numerical, categorical, non_finite, empty,
+    lo, hi, mean, std, distinct_values, quantiles, 0 AS carriers
+FROM (
+SELECT Feature, side, part, grouping(part) AS whole, grouping(side) AS feature_level,
     countIf(Kind = 'numerical') AS numerical, countIf(Kind = 'categorical') AS categorical,
     countIf(Kind = 'numerical' AND NOT isFinite(Value)) AS non_finite,
     countIf(Kind = 'categorical' AND Category = '') AS empty,
     minIf(Value, fin) AS lo, maxIf(Value, fin) AS hi, avgIf(Value, fin) AS mean,
     stddevSampStableIf(Value, fin) AS std,
-    if(numerical >= categorical, uniqExactIf(Value, fin), uniqExactIf(Category, Category != ''))
+    if(numerical >= categorical, uniqUpToIf(2)(Value, fin), uniqExactIf(Category, Category != ''))
         AS distinct_values,
-    quantilesTDigestIf({_LEVELS_SQL})(Value, fin) AS quantiles,
-    uniqExact(Timestamp) AS carriers
-FROM (SELECT *, slot < 0 AS side_ref, Kind = 'numerical' AND isFinite(Value) AS fin FROM ({rows}))
-GROUP BY GROUPING SETS ((Feature, slot, side_ref), (Feature, side_ref))
+    quantilesTDigestIf({_LEVELS_SQL})(Value, fin) AS quantiles
+FROM (SELECT *, Kind = 'numerical' AND isFinite(Value) AS fin FROM ({rows}))
+GROUP BY Feature, side, part WITH ROLLUP
+) WHERE feature_level = 0
 ORDER BY Feature, whole, at"""
+    return sql, bound(database, **params)
+
+
+def snapshot_inferences(database: str, model: str, ref: Scope, bounds: Sequence[int]) -> Statement:
+    """Per reference chunk of a saved snapshot (which keeps no inference rows): the distinct
+    timestamps, one per inference that carried any feature."""
+    params: dict[str, object] = {"model": model}
+    chunk = _chunk(params, bounds)
+    cond = _scope_filter("ref", ref, params)
+    sql = f"""SELECT -1 - {chunk} AS slot, uniqExact(Timestamp) AS n, n AS ids
+FROM {_features_table(ref)} WHERE ModelName = {{model:String}} AND {cond}
+GROUP BY slot ORDER BY slot"""
     return sql, bound(database, **params)
 
 
