@@ -42,17 +42,21 @@ SAMPLING_ERROR_RANGE = 3.0
 CLASSIFIER_BOUNDS = (0.45, 0.65)
 CV_FOLDS = 5
 CLASSIFIER_AXES = 10  # squares and products of this many leading principal-axis scores
+CLASSIFIER_ROWS = 5_000  # per side: AUROC's sampling error is already < 0.01 there
 
 Matrix = NDArray[np.float64]
 
 
+Codes = NDArray[np.uint64]
+
+
 @dataclass(frozen=True, slots=True)
 class Table:
-    """Rows of whole inferences: numerical columns (NaN = missing) and categorical columns
-    ('' = missing), in time order."""
+    """Rows of whole inferences: numerical columns (NaN = missing) and categorical columns as
+    integer codes of their categories (0 = missing), in time order."""
 
     numerical: Matrix  # shape (rows, n_numerical)
-    categorical: Sequence[Sequence[str]]  # one sequence per categorical column
+    categorical: Sequence[Codes]  # one array of codes per categorical column
 
     @property
     def rows(self) -> int:
@@ -69,8 +73,8 @@ class Fitted:
     """The reference's preprocessing and principal components."""
 
     means: Matrix  # numerical imputation values
-    modes: tuple[str, ...]  # categorical imputation values
-    frequencies: tuple[dict[str, float], ...]  # category → share of the reference
+    modes: tuple[int, ...]  # categorical imputation values (codes)
+    frequencies: tuple[tuple[Codes, Matrix], ...]  # (sorted codes, their share of the reference)
     center: Matrix  # StandardScaler mean (encoded columns)
     scale: Matrix  # StandardScaler scale
     components: Matrix  # (k, columns): the kept principal axes
@@ -95,24 +99,30 @@ class ChunkError:
         )
 
 
+def _frequency(column: Codes, mode: int, table: tuple[Codes, Matrix]) -> Matrix:
+    """Each code's share of the reference (missing → the mode's; never seen → 0)."""
+    codes, shares = table
+    filled = np.where(column == 0, np.uint64(mode), column)
+    at = np.searchsorted(codes, filled)
+    at = np.minimum(at, len(codes) - 1) if len(codes) else at
+    found = (codes[at] == filled) if len(codes) else np.zeros(len(filled), dtype=bool)
+    return np.where(found, shares[at] if len(codes) else 0.0, 0.0)
+
+
 def _impute_encode(
-    table: Table, means: Matrix, modes: Sequence[str], freqs: Sequence[dict[str, float]]
+    table: Table, means: Matrix, modes: Sequence[int], freqs: Sequence[tuple[Codes, Matrix]]
 ) -> Matrix:
     num = np.where(np.isnan(table.numerical), means, table.numerical)
-    encoded = [
-        np.fromiter((freq.get(v or mode, 0.0) for v in column), float, len(column))
-        for column, mode, freq in zip(table.categorical, modes, freqs, strict=True)
-    ]
+    encoded = [_frequency(c, m, f) for c, m, f in zip(table.categorical, modes, freqs, strict=True)]
     if encoded:
         return np.column_stack([num, *encoded]) if num.shape[1] else np.column_stack(encoded)
     return num
 
 
-def _mode(column: Sequence[str]) -> str:
-    values, counts = np.unique([v for v in column if v], return_counts=True)
-    if not len(values):
-        return ""
-    return str(values[int(np.argmax(counts))])  # ties: the smallest, as SimpleImputer does
+def _mode(column: Codes) -> int:
+    """The most frequent non-missing code; ties: the smallest, as SimpleImputer does."""
+    values, counts = np.unique(column[column != 0], return_counts=True)
+    return int(values[int(np.argmax(counts))]) if len(values) else 0
 
 
 def n_components(explained_variance: Matrix, kept: float = VARIANCE_KEPT) -> int:
@@ -132,8 +142,9 @@ def fit(reference: Table) -> Fitted:
     modes = tuple(_mode(c) for c in reference.categorical)
     freqs = []
     for column, mode in zip(reference.categorical, modes, strict=True):
-        values, counts = np.unique([v or mode for v in column], return_counts=True)
-        freqs.append({str(v): float(c) / len(column) for v, c in zip(values, counts, strict=True)})
+        filled = np.where(column == 0, np.uint64(mode), column)
+        values, counts = np.unique(filled, return_counts=True)
+        freqs.append((values, counts.astype(np.float64) / max(len(column), 1)))
     x = _impute_encode(reference, means, modes, freqs)
     center = x.mean(axis=0)
     scale = x.std(axis=0)
@@ -206,7 +217,7 @@ def reconstruction_drift(
     return fitted, ref_results, cur_results
 
 
-def _logistic_fit(x: Matrix, y: Matrix, l2: float = 1.0, iterations: int = 25) -> Matrix:
+def _logistic_fit(x: Matrix, y: Matrix, l2: float = 1.0, iterations: int = 15) -> Matrix:
     """Newton's method for L2-regularised logistic regression (intercept unpenalised)."""
     xb = np.column_stack([np.ones(len(x)), x])
     w = np.zeros(xb.shape[1])
@@ -215,10 +226,10 @@ def _logistic_fit(x: Matrix, y: Matrix, l2: float = 1.0, iterations: int = 25) -
     for _ in range(iterations):
         p = 1.0 / (1.0 + np.exp(-np.clip(xb @ w, -30, 30)))
         gradient = xb.T @ (p - y) + penalty * w
-        hessian = (xb * (p * (1 - p))[:, None]).T @ xb + np.diag(penalty + 1e-9)
+        hessian = xb.T @ (xb * (p * (1 - p))[:, None]) + np.diag(penalty + 1e-9)
         step = np.linalg.solve(hessian, gradient)
         w -= step
-        if float(np.max(np.abs(step))) < 1e-8:
+        if float(np.max(np.abs(step))) < 1e-6:
             break
     return w
 
@@ -249,15 +260,24 @@ def _standardise(train: Matrix, test: Matrix) -> tuple[Matrix, Matrix]:
     return (train - mean) / std, (test - mean) / std
 
 
+def _subsample(table: Table, rows: int, rng: np.random.Generator) -> Table:
+    if table.rows <= rows:
+        return table
+    keep = np.sort(rng.choice(table.rows, rows, replace=False))
+    return Table(table.numerical[keep], [c[keep] for c in table.categorical])
+
+
 def domain_classifier_auroc(
     fitted: Fitted, reference: Table, current: Table, seed: int, folds: int = CV_FOLDS
 ) -> float:
-    """Cross-validated AUROC of telling `current` rows (1) from `reference` rows (0)."""
-    x = np.vstack([classifier_inputs(fitted, reference), classifier_inputs(fitted, current)])
-    y = np.concatenate([np.zeros(reference.rows), np.ones(current.rows)])
+    """Cross-validated AUROC of telling `current` rows (1) from `reference` rows (0), on at
+    most CLASSIFIER_ROWS rows of each side (a seeded subsample)."""
     if reference.rows < folds or current.rows < folds:
         return math.nan
     rng = np.random.default_rng(seed)
+    sides = [_subsample(t, CLASSIFIER_ROWS, rng) for t in (reference, current)]
+    x = np.vstack([classifier_inputs(fitted, t) for t in sides])
+    y = np.concatenate([np.zeros(sides[0].rows), np.ones(sides[1].rows)])
     fold = np.empty(len(y), dtype=int)
     for label in (0, 1):  # stratified: each fold holds its share of both sides
         idx = np.flatnonzero(y == label)

@@ -318,8 +318,10 @@ def sample(
 ) -> Statement:
     """Whole inferences of one scope, a deterministic share `rate` of them (a hash of the
     inference's timestamp and `seed`), oldest first: t (ns), then one Float64 column per
-    numerical feature (NaN where absent) and one String column per categorical one ('' where
-    absent). An inference's features share its span's timestamp, which re-assembles them."""
+    numerical feature (NaN where absent) and one UInt64 column per categorical one: the
+    category's cityHash64, 0 where absent or empty (numbers all the way: the client decodes
+    columns straight into numpy, and the math only needs category identity). An inference's
+    features share its span's timestamp, which re-assembles them."""
     params: dict[str, object] = {
         "model": model,
         "seed": seed,
@@ -343,7 +345,7 @@ def sample(
     ]
     select = ", ".join(
         ["t", *[f"if(k{i} = 0, nan, n{i})" for i in range(len(numerical))]]
-        + [f"c{i}" for i in range(len(categorical))]
+        + [f"if(c{i} = '', toUInt64(0), cityHash64(c{i}))" for i in range(len(categorical))]
     )
     sql = f"""SELECT {select} FROM (
     SELECT {", ".join(columns + counts)}
