@@ -14,6 +14,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -123,3 +124,42 @@ def test_empty_windows_print_no_data(server: ServerProcess, model: str) -> None:
     assert done.stdout.count(": no data (no inferences in this window)") == 2  # hours before
     assert "1/3 features" in done.stdout  # the last hour: amount drifted
     assert done.stdout.startswith("reference: ")
+
+
+# every card's own bars: a reference or current rect with a non-empty box
+_BARS_JS = """
+() => Array.from(document.querySelectorAll('.card')).map((card) => [
+  card.querySelector('h3').firstChild.textContent.trim(),
+  Array.from(card.querySelectorAll("svg rect[fill='#4C78A8'], svg rect[fill='#F58518']"))
+    .filter((r) => r.getBBox().height > 0 && r.getBBox().width > 0 && r.querySelector('title'))
+    .length,
+  card.querySelector('svg') ? card.querySelector('svg').getAttribute('aria-label') : '',
+])
+"""
+
+
+def test_the_report_draws_every_feature_in_a_real_browser(
+    server: ServerProcess, model: str, tmp_path: Path, browser: Any
+) -> None:
+    """#11.1: the demo-like report (a drifted numerical `amount`, a stable `age`, a categorical
+    `country`) has a drawn plot on every card: histograms on the numerical features' Sturges
+    edges, bars for the categorical one; nothing says "no data to draw"."""
+    from tests.browser import assert_charts_drawn, open_page, screenshot
+
+    html = tmp_path / "drift.html"
+    done = cli(server, "report", "drift", "--model", model, "--html", str(html))
+    assert done.returncode == 0, done.stderr
+    assert "no data to draw" not in html.read_text()
+    answer = cli_json(server, "query", "drift", "--model", model)
+    amount = by_feature(answer["windows"][0])["amount"]
+    edges = [float(e) for e in amount["bin_edges"]]
+    assert len(edges) == len(amount["bins"]) + 1 == len(amount["reference_shares"]) + 1
+    assert edges == sorted(edges)
+    with open_page(browser, html.as_uri()) as page:
+        assert_charts_drawn(page, ".card")
+        cards = page.evaluate(_BARS_JS)
+        screenshot(page, "drift-report", tmp_path)
+    assert {name for name, _, _ in cards} == {"amount", "age", "country"}
+    for name, bars, label in cards:
+        assert bars > 0, f"{name}: no bar drawn"
+        assert label.endswith("histograms" if name != "country" else "distributions"), name

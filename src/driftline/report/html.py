@@ -77,7 +77,7 @@ def bars_svg(view: FeatureView, width: int = 560, height: int = 200) -> str:
     if len(view.edges) == n + 1:
         return histogram_svg(view, width, height)
     top = max([*view.reference, *view.current, 1e-12])
-    left, bottom, plot_h = 40, 40, height - 60
+    left, bottom, plot_h = 40, 40, height - 80  # headroom above the bars for the legend
     plot_w = width - left - 10
     group = plot_w / n
     bar = max(group * 0.4, 1.0)
@@ -86,7 +86,7 @@ def bars_svg(view: FeatureView, width: int = 560, height: int = 200) -> str:
         f"role='img' aria-label='{escape(view.name)} distributions'>",
         f"<line x1='{left}' y1='{height - bottom}' x2='{width - 10}' y2='{height - bottom}' "
         "stroke='#999'/>",
-        f"<text x='4' y='24' font-size='10' fill='#666'>{top:.0%}</text>",
+        f"<text x='4' y='44' font-size='10' fill='#666'>{top:.0%}</text>",
     ]
     for i, (label, ref, cur) in enumerate(
         zip(view.bins, view.reference, view.current, strict=True)
@@ -128,7 +128,7 @@ def histogram_svg(view: FeatureView, width: int = 560, height: int = 200) -> str
     lo, hi = edges[0], edges[-1]
     span = (hi - lo) or 1.0
     top = max([*view.reference, *view.current, 1e-12])
-    left, bottom, plot_h = 40, 40, height - 60
+    left, bottom, plot_h = 40, 40, height - 80  # headroom above the bars for the legend
     plot_w = width - left - 10
 
     def x_of(v: float) -> float:
@@ -139,7 +139,7 @@ def histogram_svg(view: FeatureView, width: int = 560, height: int = 200) -> str
         f"role='img' aria-label='{escape(view.name)} histograms'>",
         f"<line x1='{left}' y1='{height - bottom}' x2='{width - 10}' y2='{height - bottom}' "
         "stroke='#999'/>",
-        f"<text x='4' y='24' font-size='10' fill='#666'>{top:.0%}</text>",
+        f"<text x='4' y='44' font-size='10' fill='#666'>{top:.0%}</text>",
     ]
     for i, (label, ref, cur) in enumerate(
         zip(view.bins, view.reference, view.current, strict=True)
