@@ -65,17 +65,9 @@ def latency_answer(
             for row in rows
         ]
     )
-    slo: latency_mod.Slo | None = None
-    if request.slo_threshold_ms > 0 and request.slo_target > 0:
-        slo = latency_mod.Slo(
-            request.model, request.slo_threshold_ms, request.slo_target, request.slo_version
-        )
-    elif request.model:  # the objective configured for this model (analysis.slos), if any
-        configured = next((s for s in slos if s.model == request.model), None)
-        if configured is not None:
-            slo = latency_mod.Slo(
-                configured.model, configured.latency_s * 1000, configured.target, configured.version
-            )
+    slo = latency_mod.choose_slo(
+        request.model, request.slo_threshold_ms, request.slo_target, request.slo_version, slos
+    )
     if slo is not None:
         status = latency_mod.burn_rates(client, database, slo, now_ns=r.end_ns)
         response.burn_rates.extend(
@@ -212,7 +204,7 @@ def save_reference_answer(
     references.check_name(request.name)
     if not request.model:
         raise InvalidInputError("model is required")
-    latency_mod.require_model(client, database, request.model)
+    latency_mod.require_model(client, database, request.model)  # a clear NOT_FOUND first
     r = _range(request.window.range, 24 * HOUR_NS, time.time_ns())
     saved = references.save_reference(
         client, database, name=request.name, model=request.model,
