@@ -28,7 +28,7 @@ from driftline.analysis.drift.aggregates import REF, Aggregates, BinSpec, n_side
 from driftline.analysis.drift.score import score_windows, window_bounds
 from driftline.analysis.drift.thresholds import chunk_thresholds
 from driftline.analysis.drift.types import DriftReport, DriftRequest
-from driftline.errors import InvalidInputError
+from driftline.errors import InvalidInputError, PermanentError
 from driftline.query import drift_windows, references
 from driftline.query.drift_windows import Chosen, WindowAsk
 from driftline.query.latency import require_model
@@ -130,8 +130,9 @@ def reference_thresholds(
     for f in plan.features:
         n = agg.stats[f][REF].n
         if n < chunks:
-            raise InvalidInputError(
-                f"feature {f!r} has {n} reference values, fewer than {chunks} chunks"
+            raise PermanentError(
+                f"feature {f!r} has {n} reference values, fewer than {chunks} chunks: "
+                "use fewer reference chunks or a longer reference"
             )
     reports = score_windows(chunked, plan, agg, [(0, 0)] * plan.n_windows)
     return chunk_thresholds(reports, multiplier)
