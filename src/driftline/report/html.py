@@ -166,7 +166,8 @@ def histogram_svg(view: FeatureView, width: int = 560, height: int = 200) -> str
     return "".join(parts)
 
 
-_STYLE = """
+# shared with runs_html.py
+STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:24px auto;max-width:1200px;color:#222}
 .verdict{padding:12px 16px;border-radius:6px;margin-bottom:16px}
 .drift{background:#fde2e1;border:1px solid #e0625c}
@@ -210,7 +211,7 @@ def render_drift_report(view: DriftView) -> str:
     )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
-<title>driftline drift report — {escape(view.model)}</title><style>{_STYLE}</style></head>
+<title>driftline drift report — {escape(view.model)}</title><style>{STYLE}</style></head>
 <body>
 <h1>Drift report: {escape(view.model)}</h1>
 <p class="meta">reference: {escape(view.reference)} · current: {escape(view.current)} ·
