@@ -18,7 +18,8 @@ studentTTest are not used: scipy computes the figures from the same aggregates, 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+import time
+from dataclasses import dataclass, field, replace
 
 from clickhouse_connect.driver.client import Client
 
@@ -27,9 +28,71 @@ from driftline.analysis.drift.aggregates import REF, Aggregates, BinSpec, n_side
 from driftline.analysis.drift.score import score_windows, window_bounds
 from driftline.analysis.drift.thresholds import chunk_thresholds
 from driftline.analysis.drift.types import DriftReport, DriftRequest
-from driftline.errors import InvalidInputError
+from driftline.errors import InvalidInputError, PermanentError
+from driftline.query import drift_windows, references
+from driftline.query.drift_windows import Chosen, WindowAsk
+from driftline.query.latency import require_model
 from driftline.storage import drift_rows
 from driftline.storage.drift_sql import Scope, rows_apart
+
+
+@dataclass(frozen=True)
+class DriftQuestion:
+    """A drift question as the API receives it: `request` carries everything but the windows,
+    which are asked for (and defaulted, query/drift_windows.py) here."""
+
+    request: DriftRequest
+    current: WindowAsk = field(default_factory=WindowAsk)
+    reference: WindowAsk = field(default_factory=WindowAsk)
+    saved_reference: str = ""
+    threshold_mode: str = "fixed"  # or "reference": NannyML's chunk thresholds
+    reference_chunks: int = 10
+
+
+@dataclass(frozen=True)
+class DriftAnswer:
+    reports: list[DriftReport]
+    windows: Chosen  # the windows compared, and how the reference was chosen
+
+
+def answer(
+    client: Client, database: str, q: DriftQuestion, now_ns: int | None = None
+) -> DriftAnswer:
+    """Windows (with their defaults), thresholds (fixed or learned), then `drift_reports`."""
+    if not q.request.model:
+        raise InvalidInputError("model is required")
+    model = q.request.model
+    require_model(client, database, model)
+    chosen = choose_windows(client, database, q, time.time_ns() if now_ns is None else now_ns)
+    req = replace(q.request, reference=chosen.reference, current=chosen.current)
+    if q.threshold_mode == "reference":
+        if q.reference_chunks < 2:
+            raise InvalidInputError("reference_chunks must be at least 2")
+        learned = reference_thresholds(client, database, req, chunks=q.reference_chunks)
+        req = replace(req, feature_thresholds={**learned, **req.feature_thresholds})
+    elif q.threshold_mode not in ("", "fixed"):
+        raise InvalidInputError(
+            f"threshold_mode must be fixed or reference, not {q.threshold_mode!r}"
+        )
+    return DriftAnswer(drift_reports(client, database, req), chosen)
+
+
+def choose_windows(client: Client, database: str, q: DriftQuestion, now_ns: int) -> Chosen:
+    current = drift_windows.current_window(q.current, now_ns, q.request.window_s)
+    if q.saved_reference:
+        saved = references.get_reference(client, database, q.request.model, q.saved_reference)
+        chosen = Chosen(saved.window, current, f"saved reference {q.saved_reference}")
+    else:
+        found = drift_windows.given_reference(q.reference, current)
+        if found is None and current.end_ns > current.start_ns:
+            before = drift_windows.before_window(q.reference, current)
+            n_before, n_current, median = drift_rows.recent_split(
+                client, database, q.request.model, before.start_ns, current, q.reference.version
+            )
+            found = drift_windows.from_data(q.reference, current, n_before, n_current, median)
+        chosen = found or Chosen(drift_windows.before_window(q.reference, current), current, "")
+    drift_windows.check(chosen)
+    return chosen
 
 
 def drift_reports(client: Client, database: str, req: DriftRequest) -> list[DriftReport]:
@@ -67,8 +130,9 @@ def reference_thresholds(
     for f in plan.features:
         n = agg.stats[f][REF].n
         if n < chunks:
-            raise InvalidInputError(
-                f"feature {f!r} has {n} reference values, fewer than {chunks} chunks"
+            raise PermanentError(
+                f"feature {f!r} has {n} reference values, fewer than {chunks} chunks: "
+                "use fewer reference chunks or a longer reference"
             )
     reports = score_windows(chunked, plan, agg, [(0, 0)] * plan.n_windows)
     return chunk_thresholds(reports, multiplier)

@@ -18,6 +18,7 @@ from driftline.analysis.latency import (
     slo_status,
 )
 from driftline.analysis.latency import regression as regression_from
+from driftline.config.model import SloConfig
 from driftline.errors import EmptyWindowError, InvalidInputError, NotFoundError
 from driftline.storage import latency_rows
 from driftline.storage.latency_sql import GROUP_COLUMNS, Range
@@ -25,7 +26,21 @@ from driftline.storage.latency_sql import GROUP_COLUMNS, Range
 GROUPS: Final = (*GROUP_COLUMNS, "bucket")
 
 __all__ = ["GROUPS", "LatencyRow", "Range", "Regression", "Slo", "SloStatus", "burn_rates",
-           "latency", "regression", "require_model"]  # fmt: skip
+           "choose_slo", "latency", "regression", "require_model"]  # fmt: skip
+
+
+def choose_slo(
+    model: str, threshold_ms: float, target: float, version: str,
+    configured: Sequence[SloConfig] = (),
+) -> Slo | None:  # fmt: skip
+    """The objective of a latency question: the request's (threshold and target both set), else
+    the model's `analysis.slos` entry, else none."""
+    if threshold_ms > 0 and target > 0:
+        return Slo(model, threshold_ms, target, version)
+    found = next((s for s in configured if model and s.model == model), None)
+    if found is None:
+        return None
+    return Slo(found.model, found.latency_s * 1000, found.target, found.version)
 
 
 def require_model(client: Client, database: str, model: str) -> None:

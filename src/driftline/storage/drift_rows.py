@@ -16,6 +16,7 @@ from clickhouse_connect.driver.client import Client
 
 from driftline.analysis.drift.aggregates import REF, Bins, BinSpec, Counts, Raw, SideStats, Stats
 from driftline.analysis.drift.aggregates import W1 as W1Figures
+from driftline.analysis.drift.types import Window
 from driftline.storage import drift_sql
 from driftline.storage.drift_sql import Scope
 
@@ -51,7 +52,7 @@ def bins(
                 keys.append(i * 1048576 + w)
                 chosen.append(specs[f, w])
     sql, params = drift_sql.hist(
-        scope, n_windows=n_windows, feats=scope.features, keys=keys,
+        scope, n_windows=n_windows, keys=keys,
         los=[b.lo for b in chosen], steps=[b.step for b in chosen],
         his=[b.hi for b in chosen], nbs=[b.n_bins for b in chosen],
     )  # fmt: skip
@@ -100,3 +101,15 @@ def values(client: Client, scope: Scope, n_windows: int) -> Raw:
         for s in (REF, *range(n_windows)):
             out[f, s] = of_f[of_f[:, 1] == s, 2]
     return out
+
+
+def recent_split(
+    client: Client, database: str, model: str, before_start_ns: int, current: Window,
+    reference_version: str,
+) -> tuple[int, int, int]:  # fmt: skip
+    """(inferences before the current window, inferences in it, their median timestamp)."""
+    sql, params = drift_sql.recent_split(
+        database, model, before_start_ns, current, reference_version
+    )
+    before, n_current, median = client.query(sql, parameters=params).result_rows[0]
+    return int(before), int(n_current), int(median)

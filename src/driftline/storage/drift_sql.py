@@ -180,7 +180,6 @@ FROM ({base}) GROUP BY Feature, side, key ORDER BY Feature, side, key"""
 def hist(
     scope: Scope,
     n_windows: int,
-    feats: Sequence[str],
     keys: Sequence[int],
     los: Sequence[float],
     steps: Sequence[float],
@@ -197,8 +196,8 @@ def hist(
     params.update(
         {
             "h_k": n_windows,
-            "h_feats": list(feats),
-            "h_idx": list(range(len(feats))),
+            "h_feats": list(scope.features),
+            "h_idx": list(range(len(scope.features))),
             "h_keys": list(keys),
             "h_los": list(los),
             "h_steps": list(steps),
@@ -367,4 +366,30 @@ def values(scope: Scope) -> Statement:
     base, params = _base(scope)
     sql = f"""SELECT toFloat64(indexOf({{features:Array(String)}}, Feature)), toFloat64(side), Value
 FROM ({base})"""
+    return sql, params
+
+
+def recent_split(
+    database: str, model: str, before_start_ns: int, current: Window, reference_version: str
+) -> Statement:
+    """For the default reference: the model's inferences in [before_start, current start) (of
+    the reference version, if set), and the count and median timestamp (ns, the upper middle
+    value) of its inferences in the current window."""
+    params = bound(
+        database, model=model, before=before_start_ns, cur_start=current.start_ns,
+        cur_end=current.end_ns, ref_version=reference_version, cur_version=current.version,
+    )  # fmt: skip
+    is_current = (
+        "Timestamp >= fromUnixTimestamp64Nano({cur_start:Int64}) "
+        "AND ({cur_version:String} = '' OR ModelVersion = {cur_version:String})"
+    )
+    sql = f"""SELECT
+    countIf(Timestamp < fromUnixTimestamp64Nano({{cur_start:Int64}})
+            AND ({{ref_version:String}} = '' OR ModelVersion = {{ref_version:String}})) AS before,
+    countIf({is_current}) AS current,
+    quantileExactHighIf(0.5)(toUnixTimestamp64Nano(Timestamp), {is_current}) AS median
+FROM {table("ml_inferences")}
+WHERE ModelName = {{model:String}}
+  AND Timestamp >= fromUnixTimestamp64Nano({{before:Int64}})
+  AND Timestamp < fromUnixTimestamp64Nano({{cur_end:Int64}})"""
     return sql, params
