@@ -1,9 +1,9 @@
 """`driftline.v1.QualityService` (grpc.aio): GetDataQuality, GetMultivariateDrift.
 
-Thin like QueryService: the request becomes a query.quality request (windows resolved here:
-the current window defaults to the last hour, the reference to the 24 hours before it — or, when
-it names another version and no range, to the current window's range, so comparing versions
-compares the same hours); the query runs on an EnginePool worker within the server's statement
+Thin like QueryService: the request becomes a query.quality request, its windows chosen exactly
+as drift chooses them for the same flags (query/drift_windows.py: the last hour; the 24 hours
+before it, or the current range for another version, or the earlier half of the current hour
+on fresh data); the query runs on an EnginePool worker within the server's statement
 time limit; the answer becomes a response. Numbers that are not finite go out as 0 with a
 `has_*` flag false, so JSON stays numbers.
 """
@@ -19,17 +19,18 @@ import grpc
 from clickhouse_connect.driver.client import Client
 
 from driftline.analysis import quality as dq
+from driftline.analysis.drift import DriftRequest, Window
 from driftline.api._gen.driftline.v1 import quality_pb2, quality_pb2_grpc, query_pb2
 from driftline.api.engine import EnginePool
-from driftline.api.query_service import _call, time_limit
+from driftline.api.query_service import call_rpc, time_limit
 from driftline.config.model import QueryConfig
 from driftline.errors import InvalidInputError
 from driftline.query import quality as q
-from driftline.query import references
+from driftline.query.drift import DriftQuestion, choose_windows
+from driftline.query.drift_windows import WindowAsk
 from driftline.storage.quality_sql import QUANTILE_LEVELS, Scope
 
 SERVICE_NAME = quality_pb2.DESCRIPTOR.services_by_name["QualityService"].full_name
-HOUR_NS: Final = 3600 * 10**9
 _WORKERS: Final = 2
 _CHECKS: Final = (dq.MISSING, dq.MISMATCH, dq.UNSEEN, dq.OUT_OF_RANGE, dq.CONSTANT, dq.DUPLICATES)
 R = TypeVar("R")
@@ -39,36 +40,31 @@ def _finite(x: float | None) -> float:
     return x if x is not None and math.isfinite(x) else 0.0
 
 
+def _ask(spec: query_pb2.DriftWindowSpec) -> WindowAsk:
+    return WindowAsk(spec.range.start_unix_nano, spec.range.end_unix_nano, spec.version)
+
+
 def scopes(
     client: Client,
     database: str,
     model: str,
     reference: query_pb2.DriftWindowSpec,
     current: query_pb2.DriftWindowSpec,
+    window_s: int,
     now_ns: int,
 ) -> tuple[Scope, Scope]:
-    end = current.range.end_unix_nano or now_ns
-    start = current.range.start_unix_nano or end - HOUR_NS
-    cur = Scope(start, end, current.version)
-    if reference.saved_reference:
-        saved = references.get_reference(client, database, model, reference.saved_reference)
-        ref = Scope(saved.start_ns, saved.end_ns, saved.version, saved.snapshot)
-    elif (
-        reference.version
-        and reference.version != current.version
-        and not (reference.range.start_unix_nano or reference.range.end_unix_nano)
-    ):
-        ref = Scope(start, end, reference.version)
-    else:
-        ref = Scope(
-            reference.range.start_unix_nano or start - 24 * HOUR_NS,
-            reference.range.end_unix_nano or start,
-            reference.version,
-        )
-    for name, scope in (("reference", ref), ("current", cur)):
-        if scope.end_ns <= scope.start_ns:
-            raise InvalidInputError(f"the {name} window is empty (its end is not after its start)")
-    return ref, cur
+    """The windows drift would compare for the same flags (query/drift_windows.py)."""
+    question = DriftQuestion(
+        request=DriftRequest(model=model, reference=Window(0, 0), current=Window(0, 0),
+                             window_s=window_s),
+        current=_ask(current), reference=_ask(reference),
+        saved_reference=reference.saved_reference,
+    )  # fmt: skip
+    chosen = choose_windows(client, database, question, now_ns)
+    r, c = chosen.reference, chosen.current
+    return Scope(r.start_ns, r.end_ns, r.version, r.snapshot), Scope(
+        c.start_ns, c.end_ns, c.version
+    )
 
 
 def quality_request(
@@ -172,8 +168,9 @@ def quality_answer(
 ) -> quality_pb2.GetDataQualityResponse:
     q.require_model(client, database, request.model)
     ref, cur = scopes(
-        client, database, request.model, request.reference, request.current, time.time_ns()
-    )
+        client, database, request.model, request.reference, request.current,
+        request.window_seconds, time.time_ns(),
+    )  # fmt: skip
     answer = q.data_quality(client, database, quality_request(request, ref, cur, timeout_s))
     return quality_response(answer)
 
@@ -186,8 +183,9 @@ def multivariate_answer(
 ) -> quality_pb2.GetMultivariateDriftResponse:
     q.require_model(client, database, request.model)
     ref, cur = scopes(
-        client, database, request.model, request.reference, request.current, time.time_ns()
-    )
+        client, database, request.model, request.reference, request.current,
+        request.window_seconds, time.time_ns(),
+    )  # fmt: skip
     mv_request = q.MultivariateRequest(
         model=request.model, reference=ref, current=cur, features=tuple(request.features),
         window_ns=request.window_seconds * 10**9,
@@ -219,7 +217,7 @@ class QualityServicer(quality_pb2_grpc.QualityServiceServicer):
             timeout_s = time_limit(0, self._config.max_execution_time_s, context.time_remaining())
             return await self._pool.run(lambda client: work(client, timeout_s))
 
-        return await _call(method, context, handle)
+        return await call_rpc(method, context, handle)
 
     async def GetDataQuality(
         self, request: quality_pb2.GetDataQualityRequest, context: grpc.aio.ServicerContext

@@ -178,15 +178,15 @@ def data_quality(client: Client, database: str, request: QualityRequest) -> Qual
         )
         for f in numeric
     }
+    categorical = [f for f in features if f not in ranges]
     versus = {
         (f, int(slot)): dq.Versus(int(unseen), int(out))
         for f, slot, unseen, out in run(
-            sql.versus(database, model, ref, cur, request.window_ns, features, ranges),
+            sql.versus(database, model, ref, cur, request.window_ns, categorical, ranges)
         )
     }
     new: dict[str, list[tuple[str, int]]] = {}
     absent: dict[str, list[tuple[str, int]]] = {}
-    categorical = [f for f in features if f not in numeric]
     if categorical:
         for f, which, category, n in run(sql.categories(database, model, ref, cur, categorical)):
             (new if which == "new" else absent).setdefault(f, []).append((category, int(n)))

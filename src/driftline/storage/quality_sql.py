@@ -136,8 +136,8 @@ def inferences(
         f"AND {_scope_filter('cur', cur, params)} GROUP BY slot"
     ]
     if not ref.snapshot:
-        parts.append(
-            f"SELECT {ref_slot} AS slot, count() AS n, uniqExact(InferenceId) AS ids "
+        parts.append(  # the reference's duplicates are never asked for: counts only
+            f"SELECT {ref_slot} AS slot, count() AS n, n AS ids "
             f"FROM {table('ml_inferences')} WHERE ModelName = {{model:String}} "
             f"AND {_scope_filter('ref', ref, params)} GROUP BY slot"
         )
@@ -155,14 +155,16 @@ def _rows(
     params: dict[str, object],
     *,
     sides: str = "both",
+    tag: str = "",
 ) -> str:
-    """SELECT Feature, Kind, Value, Category, Timestamp, slot over the chosen side(s)."""
+    """SELECT Feature, Kind, Value, Category, Timestamp, slot over the chosen side(s); `tag`
+    prefixes the feature list's parameter, for a second feature list in one statement."""
     params["model"] = model
     ref_slot, cur_slot = _slot(params, bounds, window_ns)
     feature_cond = ""
     if features:
-        params["features"] = list(features)
-        feature_cond = " AND Feature IN {features:Array(String)}"
+        params[f"{tag}features"] = list(features)
+        feature_cond = f" AND Feature IN {{{tag}features:Array(String)}}"
     parts = []
     for name, scope, slot in (("ref", ref, ref_slot), ("cur", cur, cur_slot)):
         if sides not in ("both", name):
@@ -241,18 +243,23 @@ def versus(
     ref: Scope,
     cur: Scope,
     window_ns: int,
-    features: Sequence[str],
+    categorical: Sequence[str],
     ranges: Mapping[str, tuple[float, float]],
 ) -> Statement:
-    """Per (feature, current slot): rows of categories the reference never had (empty strings
-    are missing, not new) and finite numbers outside `ranges[feature]` = (lo, hi)."""
+    """Per (feature, current slot): rows of `categorical` features with a category the
+    reference never had (empty strings are missing, not new), and finite numbers of the
+    `ranges` features outside their (lo, hi). Only those features' rows are read: the primary
+    key (ModelName, Feature, Timestamp) skips the others."""
     params: dict[str, object] = {
         "v_feats": list(ranges),
         "v_lo": [lo for lo, _ in ranges.values()],
         "v_hi": [hi for _, hi in ranges.values()],
     }
-    cur_rows = _rows(model, ref, cur, [], window_ns, features, params, sides="cur")
-    ref_rows = _rows(model, ref, cur, [], window_ns, features, params, sides="ref")
+    wanted = [*categorical, *ranges]
+    cur_rows = _rows(model, ref, cur, [], window_ns, wanted, params, sides="cur")
+    ref_params: dict[str, object] = {}
+    ref_rows = _rows(model, ref, cur, [], 0, categorical, ref_params, sides="ref", tag="u_")
+    params.update(ref_params)
     sql = f"""SELECT Feature, slot, unseen, out_of_range FROM (SELECT Feature, slot,
     countIf(Kind = 'categorical' AND Category != ''
             AND (Feature, Category) NOT IN (SELECT Feature, Category FROM ({ref_rows})
