@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -77,6 +78,7 @@ def load(client: Any, now: int, features: int, rows: int) -> float:
 
 
 def nannyml_peer(client: Any, now: int, rows: int, sample: int) -> dict[str, Any]:
+    os.environ.setdefault("NML_DISABLE_USAGE_LOGGING", "1")  # it phones home otherwise
     try:
         import nannyml as nml  # type: ignore[import-not-found]
         import pandas as pd
