@@ -25,11 +25,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
-from google.protobuf.json_format import MessageToJson
 from google.protobuf.message import Message
 
 from driftline.api._gen.driftline.v1 import query_pb2
 from driftline.cli.client import Connection, QueryClient, add_connection_arguments
+from driftline.cli.output import print_message
 from driftline.cli.sql import _code_name, _details
 from driftline.config.load import parse_duration
 from driftline.report.html import DriftView, FeatureView, render_drift_report
@@ -278,7 +278,7 @@ def _run_query(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.json:
-        print(MessageToJson(response, preserving_proto_field_name=True))
+        print_message(response)
     else:
         PRINTERS[args.what](response)  # type: ignore[operator]
     return 0

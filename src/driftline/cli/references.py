@@ -14,10 +14,10 @@ import sys
 import time
 
 import grpc
-from google.protobuf.json_format import MessageToJson
 
 from driftline.api._gen.driftline.v1 import query_pb2
 from driftline.cli.client import Connection, QueryClient, add_connection_arguments
+from driftline.cli.output import print_message
 from driftline.cli.query import _range, _table, _when
 from driftline.cli.sql import _code_name, _details
 
@@ -58,7 +58,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.action == "save":
             saved = _save(args)
             if args.json:
-                print(MessageToJson(saved, preserving_proto_field_name=True))
+                print_message(saved)
             else:
                 print(_rows([saved]))
             return 0
@@ -67,7 +67,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"error: {_code_name(exc)}: {_details(exc)}", file=sys.stderr)
         return 1
     if args.json:
-        print(MessageToJson(found, preserving_proto_field_name=True))
+        print_message(found)
     elif found.references:
         print(_rows(list(found.references)))
     else:

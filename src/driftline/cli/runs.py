@@ -21,10 +21,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import grpc
-from google.protobuf.json_format import MessageToJson
 
 from driftline.api._gen.driftline.v1 import runs_pb2, runs_pb2_grpc
 from driftline.cli.client import Connection, add_connection_arguments
+from driftline.cli.output import print_message
 from driftline.cli.sql import _code_name, _details
 from driftline.report.runs_html import RunView, render_runs_report
 
@@ -239,7 +239,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"error: {_code_name(exc)}: {_details(exc)}", file=sys.stderr)
         return 1
     if args.json:
-        print(MessageToJson(response, preserving_proto_field_name=True))
+        print_message(response)
     else:
         printer(response)
     return 0
