@@ -46,6 +46,7 @@ def python_value(value: query_pb2.Value) -> Any:
 def message_dict(message: Message) -> dict[str, Any]:
     """The message as a dict of every field (see the module docstring)."""
     out: dict[str, Any] = {}
+    field: Any  # the descriptor stubs do not type upb's descriptors
     for field in message.DESCRIPTOR.fields:
         oneof = field.containing_oneof
         if oneof is not None and not _synthetic(field):
@@ -74,21 +75,21 @@ def print_message(message: Message) -> None:
     print(message_json(message))
 
 
-def _synthetic(field: FieldDescriptor) -> bool:
+def _synthetic(field: Any) -> bool:
     """A proto3 `optional` field lives in a synthetic oneof of its own."""
     oneof = field.containing_oneof
     return oneof is not None and oneof.name == f"_{field.name}" and len(oneof.fields) == 1
 
 
-def _is_map(field: FieldDescriptor) -> bool:
-    return (
+def _is_map(field: Any) -> bool:
+    return bool(
         field.is_repeated
         and field.type == FieldDescriptor.TYPE_MESSAGE
         and field.message_type.GetOptions().map_entry
     )
 
 
-def _field_value(field: FieldDescriptor, value: Any) -> Any:
+def _field_value(field: Any, value: Any) -> Any:
     if field.type == FieldDescriptor.TYPE_MESSAGE:
         return message_dict(value)
     if field.type == FieldDescriptor.TYPE_ENUM:
