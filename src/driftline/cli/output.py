@@ -139,6 +139,14 @@ def summary(response: query_pb2.SqlResponse) -> str:
     return text
 
 
+def number_text(x: float) -> str:
+    """A float for people: 12 significant digits, so binary noise (12.38266743000001) goes
+    while every digit a user wrote or a count stays; integers without `.0`."""
+    if not math.isfinite(x):
+        return _NON_FINITE[repr(x)]
+    return f"{x:.12g}"
+
+
 def _line(cells: Sequence[str], widths: Sequence[int], right: Sequence[bool]) -> str:
     parts = [c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right, strict=True)]
     return "  ".join(parts).rstrip()
@@ -154,7 +162,7 @@ def _cell_text(value: query_pb2.Value) -> str:
     elif kind == "bool_value":
         text = "true" if value.bool_value else "false"
     elif kind == "double_value":
-        text = repr(value.double_value)
+        text = number_text(value.double_value)
     else:
         text = str(getattr(value, kind))
     text = text.replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")

@@ -29,10 +29,14 @@ from google.protobuf.message import Message
 
 from driftline.api._gen.driftline.v1 import query_pb2
 from driftline.cli.client import Connection, QueryClient, add_connection_arguments
+from driftline.cli.hints import model_hint
 from driftline.cli.output import print_message
 from driftline.cli.sql import _code_name, _details
 from driftline.config.load import parse_duration
 from driftline.report.html import DriftView, FeatureView, render_drift_report
+
+# The server's significance level for `slower` (analysis/latency.py); FASTER uses the same.
+REGRESSION_ALPHA = 0.05
 
 
 def _ago(value: str | None, now_ns: int) -> int:
@@ -127,13 +131,22 @@ def _print_latency(r: query_pb2.GetLatencyResponse) -> None:
         print(f"page: {_fmt(r.page)}  ticket: {_fmt(r.ticket)}")
     if r.HasField("regression"):
         g = r.regression
-        verdict = "SLOWER" if g.slower else "not significantly slower"
+        verdict = regression_verdict(g)
         print(
             f"\n{g.candidate} vs {g.baseline}: p50 {g.candidate_p50_ms:.2f} vs "
             f"{g.baseline_p50_ms:.2f} ms, p99 {g.candidate_p99_ms:.2f} vs "
             f"{g.baseline_p99_ms:.2f} ms; "
             f"Mann-Whitney p={g.p_value:.3g}, Cliff's delta={g.cliffs_delta:.3f} → {verdict}"
         )
+
+
+def regression_verdict(g: query_pb2.VersionRegression) -> str:
+    """SLOWER / FASTER when the test says so, else no significant difference."""
+    if g.slower:
+        return "SLOWER"
+    if g.cliffs_delta < 0 and g.p_value < REGRESSION_ALPHA:
+        return "FASTER"
+    return "no significant difference"
 
 
 # ---- drift -------------------------------------------------------------------------------------
@@ -268,11 +281,22 @@ PRINTERS = {"latency": _print_latency, "drift": _print_drift, "performance": _pr
 CALLS = {"latency": _latency, "drift": _drift, "performance": _performance}
 
 
+def rpc_error(args: argparse.Namespace, exc: grpc.RpcError) -> str:
+    """`error: CODE: details`, and for an unknown `--model` the names that exist."""
+    text = f"error: {_code_name(exc)}: {_details(exc)}"
+    model = getattr(args, "model", "") or ""
+    if model and _code_name(exc) == "NOT_FOUND" and "model" in _details(exc):
+        with QueryClient(Connection.from_args(args)) as client:
+            hint = model_hint(client, model)
+        text += f" ({hint})" if hint else ""
+    return text
+
+
 def _run_query(args: argparse.Namespace) -> int:
     try:
         response = CALLS[args.what](args)
     except grpc.RpcError as exc:
-        print(f"error: {_code_name(exc)}: {_details(exc)}", file=sys.stderr)
+        print(rpc_error(args, exc), file=sys.stderr)
         return 1
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -288,7 +312,7 @@ def _run_report(args: argparse.Namespace) -> int:
     try:
         return _report(args)
     except grpc.RpcError as exc:
-        print(f"error: {_code_name(exc)}: {_details(exc)}", file=sys.stderr)
+        print(rpc_error(args, exc), file=sys.stderr)
         return 1
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -18,8 +18,7 @@ import grpc
 from driftline.api._gen.driftline.v1 import query_pb2
 from driftline.cli.client import Connection, QueryClient, add_connection_arguments
 from driftline.cli.output import print_message
-from driftline.cli.query import _range, _table, _when
-from driftline.cli.sql import _code_name, _details
+from driftline.cli.query import _range, _table, _when, rpc_error
 
 
 def _save(args: argparse.Namespace) -> query_pb2.SavedReference:
@@ -64,7 +63,7 @@ def _run(args: argparse.Namespace) -> int:
             return 0
         found = _list(args)
     except grpc.RpcError as exc:
-        print(f"error: {_code_name(exc)}: {_details(exc)}", file=sys.stderr)
+        print(rpc_error(args, exc), file=sys.stderr)
         return 1
     if args.json:
         print_message(found)
