@@ -22,7 +22,7 @@ from driftline.api._gen.driftline.v1 import query_pb2_grpc, runs_pb2_grpc
 from driftline.api.auth import BearerTokenInterceptor
 from driftline.api.query_service import SERVICE_NAME, QueryServicer
 from driftline.config.model import QueryConfig, RunsConfig, SloConfig, TLSConfig
-from driftline.errors import ConfigError
+from driftline.errors import ConfigError, ListenError
 from driftline.receiver.ingest import DurableLog
 
 MIB: Final = 1 << 20
@@ -112,9 +112,9 @@ def _bind(server: grpc.aio.Server, config: QueryConfig) -> int:
         else:
             port = server.add_insecure_port(endpoint)
     except RuntimeError as exc:
-        raise OSError(f"query API cannot listen on {endpoint}: {exc}") from exc
+        raise ListenError("query API", endpoint, "query.endpoint", str(exc)) from exc
     if not port:
-        raise OSError(f"query API cannot listen on {endpoint}")
+        raise ListenError("query API", endpoint, "query.endpoint", "the address is not available")
     return int(port)
 
 

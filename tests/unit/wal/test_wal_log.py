@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from driftline import telemetry
-from driftline.errors import TooLargeError, WalCorruptionError, WalFullError
+from driftline.errors import DataDirInUseError, TooLargeError, WalFullError
 from driftline.wal import Wal, WalRecord
 from driftline.wal.segment import segment_name
 from tests.unit.wal.wal_helpers import config, payload_for, read_all, segments
@@ -310,7 +310,7 @@ def test_a_new_cursor_starts_at_the_oldest_record_on_disk(open_wal: OpenWal, wal
 
 def test_a_second_open_of_the_same_directory_is_refused(open_wal: OpenWal, wal_dir: Path) -> None:
     open_wal(config())
-    with pytest.raises(WalCorruptionError, match="locked by another open WAL"):
+    with pytest.raises(DataDirInUseError, match="locked by another open WAL"):
         Wal.open(config(), wal_dir, ["sink"])
 
 
