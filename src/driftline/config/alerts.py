@@ -21,6 +21,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
+from driftline.config.duration import parse_duration
+
 # "" only stands for "not given" (every field has a default so that the loader can report a
 # rule with missing keys instead of failing to build it); validate() refuses it.
 Kind = Literal["", "drift_share", "feature_score", "latency_p99_ms", "burn_rate", "error_rate"]
@@ -59,8 +61,6 @@ class AlertRule:
 
     def window_s(self) -> float:
         """The lookback in seconds (drift and latency kinds). Raises ValueError if malformed."""
-        from driftline.config.load import parse_duration  # load imports this module's parent
-
         return parse_duration(self.effective_window)
 
     def validate(self, path: str) -> list[str]:

@@ -19,32 +19,16 @@ from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
 import yaml
 
+from driftline.config.duration import parse_duration as parse_duration  # re-exported
 from driftline.config.model import DriftlineConfig
 from driftline.errors import ConfigError
 
 T = TypeVar("T")
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ns|us|µs|ms|s|m|h|d)?\s*$")
-_UNIT_S = {
-    "ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0,
-}  # fmt: skip
 _ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 
 ENV_INGEST_TOKEN = "DRIFTLINE_INGEST_TOKEN"
 ENV_QUERY_TOKEN = "DRIFTLINE_QUERY_TOKEN"
-
-
-def parse_duration(value: object) -> float:
-    """`5s` → 5.0; a bare number is seconds. Raises ValueError with the offending text."""
-    if isinstance(value, bool):
-        raise ValueError(f"expected a duration, got {value!r}")
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        match = _DURATION.match(value)
-        if match:
-            return float(match.group(1)) * _UNIT_S[match.group(2) or "s"]
-    raise ValueError(f"expected a duration such as 500ms, 5s or 72h, got {value!r}")
 
 
 def yaml_key(field_name: str) -> str:

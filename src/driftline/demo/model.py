@@ -42,7 +42,7 @@ _CENTRE_SCALE: Final[dict[str, tuple[float, float]]] = {
 }
 
 
-def _transform(name: str, value: float) -> float:
+def transform_feature(name: str, value: float) -> float:
     if name == "amount":
         value = math.log(max(value, 1e-3))
     elif name == "hour":
@@ -65,7 +65,7 @@ class Scorer:
     def logit(self, row: Mapping[str, float | str]) -> float:
         z = self.bias
         for name, w in self.weights.items():
-            z += w * _transform(name, float(row[name]))
+            z += w * transform_feature(name, float(row[name]))
         for name, table in self.effects.items():
             z += table.get(str(row[name]), 0.0)
         return z
