@@ -40,8 +40,11 @@ def problem_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line and not _LOG_LINE.match(line)]
 
 
-@pytest.mark.parametrize(("flag", "component"), [("otlp_grpc", "OTLP/gRPC"),
-                                                 ("otlp_http", "OTLP/HTTP")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("flag", "component"),
+    [("otlp_grpc", "OTLP/gRPC"), ("otlp_http", "OTLP/HTTP"), ("query_grpc", "query API"),
+     ("metrics", "Prometheus /metrics")],
+)  # fmt: skip
 def test_busy_port_is_one_line(tmp_path: Path, busy_port: int, flag: str, component: str) -> None:
     done = serve(tmp_path, **{flag: f"127.0.0.1:{busy_port}"})
     assert done.returncode == 2, done.stderr

@@ -63,7 +63,6 @@ FORBIDDEN_EXTERNAL: Final[dict[str, tuple[str, ...]]] = {
 # matches a real import fails, so the list cannot rot).
 _READ = "read (#10 part 1: analysis pure, SQL in storage)"
 _WRITE = "write (#10: the cycles inside storage/ingest_*sql and storage/schema*.py)"
-_USER = "user (cli/, sdk/)"
 _CONSOLE = "console (demo onto driftline.client)"
 KNOWN_EXCEPTIONS: Final[dict[tuple[str, str], str]] = {
     # analysis runs SQL: upward imports and a ClickHouse client
@@ -81,14 +80,6 @@ KNOWN_EXCEPTIONS: Final[dict[tuple[str, str], str]] = {
     ("driftline.api.run_service", "driftline.api.query_service"): _READ,
     ("driftline.report.runs_html", "driftline.report.html"): _READ,
     ("driftline.storage.performance_sql", "driftline.storage.latency_sql"): _READ,
-    ("driftline.cli.explore", "driftline.cli.sql"): _USER,
-    ("driftline.cli.query", "driftline.cli.sql"): _USER,
-    ("driftline.cli.references", "driftline.cli.query"): _USER,
-    ("driftline.cli.references", "driftline.cli.sql"): _USER,
-    ("driftline.cli.runs", "driftline.cli.sql"): _USER,
-    ("driftline.sdk.labels", "driftline.sdk.tracking"): _USER,
-    ("driftline.sdk.runs", "driftline.sdk.tracking"): _USER,
-    ("tests.unit.demo.test_demo_parts", "driftline.cli.query"): _USER,
     # cycles behind function-local imports (the edge that closes each), and private names
     ("driftline.storage.ingest_sql", "driftline.storage.ingest_ml_sql"): _WRITE,
     ("driftline.storage.ingest_ml_sql", "driftline.storage.ingest_runs_sql"): _WRITE,

@@ -24,7 +24,7 @@ from driftline.cli import output
 from driftline.cli.client import Connection, QueryClient, add_connection_arguments
 from driftline.cli.hints import model_hint, unmatched_labels
 from driftline.cli.severity import severity_number
-from driftline.cli.sql import _code_name, _details
+from driftline.cli.sql import code_name, error_details
 from driftline.config.load import parse_duration
 
 
@@ -50,7 +50,7 @@ def _run(args: argparse.Namespace, method: str, build: Callable[[], Message]) ->
                 _warn_unmatched(client, list(request.labels))
                 return 0
     except grpc.RpcError as exc:
-        print(f"error: {_code_name(exc)}: {_details(exc)}", file=sys.stderr)
+        print(f"error: {code_name(exc)}: {error_details(exc)}", file=sys.stderr)
         return 1
     output.print_response(response, as_json=bool(getattr(args, "json", False)))
     return 0

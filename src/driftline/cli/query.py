@@ -31,7 +31,7 @@ from driftline.api._gen.driftline.v1 import query_pb2
 from driftline.cli.client import Connection, QueryClient, add_connection_arguments
 from driftline.cli.hints import model_hint
 from driftline.cli.output import print_message
-from driftline.cli.sql import _code_name, _details
+from driftline.cli.sql import code_name, error_details
 from driftline.config.load import parse_duration
 from driftline.report.html import DriftView, FeatureView, render_drift_report
 
@@ -39,7 +39,7 @@ from driftline.report.html import DriftView, FeatureView, render_drift_report
 REGRESSION_ALPHA = 0.05
 
 
-def _ago(value: str | None, now_ns: int) -> int:
+def ago_ns(value: str | None, now_ns: int) -> int:
     """A duration before now (`1h`), or an absolute time (`2026-12-01T20:15:03.123Z`, UTC when
     no offset is given): absolute times make a query reproducible later (`driftline demo`)."""
     if not value:
@@ -62,13 +62,13 @@ def _ago(value: str | None, now_ns: int) -> int:
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _range(since: str | None, until: str | None, now_ns: int) -> query_pb2.TimeRange:
+def time_range(since: str | None, until: str | None, now_ns: int) -> query_pb2.TimeRange:
     return query_pb2.TimeRange(
-        start_unix_nano=_ago(since, now_ns), end_unix_nano=_ago(until, now_ns)
+        start_unix_nano=ago_ns(since, now_ns), end_unix_nano=ago_ns(until, now_ns)
     )
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+def text_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     text = [[str(h) for h in headers]] + [[_fmt(v) for v in row] for row in rows]
     widths = [max(len(r[i]) for r in text) for i in range(len(headers))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in text]
@@ -84,7 +84,7 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _when(ns: int) -> str:
+def when_text(ns: int) -> str:
     return datetime.fromtimestamp(ns / 1e9, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
@@ -99,7 +99,7 @@ def _call(args: argparse.Namespace, method: str, request: Message) -> Any:
 def _latency(args: argparse.Namespace) -> Message:
     now = time.time_ns()
     request = query_pb2.GetLatencyRequest(
-        model=args.model or "", range=_range(args.since, args.until, now),
+        model=args.model or "", range=time_range(args.since, args.until, now),
         group_by=[g for g in (args.by or "").split(",") if g], bucket_seconds=args.bucket,
         slo_threshold_ms=args.slo_ms or 0.0, slo_target=args.slo_target or 0.0,
     )  # fmt: skip
@@ -112,18 +112,18 @@ def _latency(args: argparse.Namespace) -> Message:
 def _print_latency(r: query_pb2.GetLatencyResponse) -> None:
     keys = list(r.groups[0].keys) if r.groups else []
     rows = [
-        [*(g.keys[k] if k != "bucket" else _when(int(g.keys[k])) for k in keys), g.count,
+        [*(g.keys[k] if k != "bucket" else when_text(int(g.keys[k])) for k in keys), g.count,
          g.error_rate, g.p50_ms, g.p90_ms, g.p95_ms, g.p99_ms, g.max_ms]
         for g in r.groups
     ]  # fmt: skip
     print(
-        _table(
+        text_table(
             [*keys, "count", "error_rate", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms"], rows
         )
     )
     if r.burn_rates:
         print()
-        print(_table(
+        print(text_table(
             ["window", "long", "short", "factor", "long_burn", "short_burn", "alerting"],
             [[b.window, f"{b.long_seconds}s", f"{b.short_seconds}s", b.factor, b.long_burn,
               b.short_burn, b.alerting] for b in r.burn_rates],
@@ -157,10 +157,10 @@ def _drift_request(args: argparse.Namespace) -> query_pb2.GetDriftRequest:
     request = query_pb2.GetDriftRequest(
         model=args.model,
         current=query_pb2.DriftWindowSpec(
-            range=_range(args.since, args.until, now), version=args.version or ""
+            range=time_range(args.since, args.until, now), version=args.version or ""
         ),
         reference=query_pb2.DriftWindowSpec(
-            range=_range(args.reference_since, args.reference_until, now),
+            range=time_range(args.reference_since, args.reference_until, now),
             version=args.reference_version or "",
             saved_reference=args.reference or "",
         ),
@@ -185,11 +185,11 @@ def _print_drift(r: query_pb2.GetDriftResponse) -> None:
     for window in r.windows:
         verdict = "DATASET DRIFT" if window.dataset_drift else "no dataset drift"
         print(
-            f"{_when(window.start_unix_nano)} … {_when(window.end_unix_nano)}: {verdict} "
+            f"{when_text(window.start_unix_nano)} … {when_text(window.end_unix_nano)}: {verdict} "
             f"({window.drifted_count}/{len(window.features)} features, share "
             f"{window.share:.2f} vs {r.drift_share:.2f})"
         )
-        print(_table(
+        print(text_table(
             ["feature", "kind", "method", "score", "threshold", "drift", "n_ref", "n_cur"],
             [[f.feature, f.kind, f.method, f.score, f.threshold, f.drifted, f.n_reference,
               f.n_current]
@@ -204,7 +204,7 @@ def drift_view(response: query_pb2.GetDriftResponse, reference: str) -> DriftVie
     return DriftView(
         model=response.model,
         reference=reference,
-        current=f"{_when(window.start_unix_nano)} … {_when(window.end_unix_nano)}",
+        current=f"{when_text(window.start_unix_nano)} … {when_text(window.end_unix_nano)}",
         drift_share=response.drift_share,
         features=[
             FeatureView(
@@ -222,7 +222,7 @@ def drift_view(response: query_pb2.GetDriftResponse, reference: str) -> DriftVie
             )
             for f in window.features
         ],
-        generated_at=_when(time.time_ns()),
+        generated_at=when_text(time.time_ns()),
     )
 
 
@@ -245,12 +245,12 @@ def _report(args: argparse.Namespace) -> int:
 def _performance(args: argparse.Namespace) -> Message:
     now = time.time_ns()
     request = query_pb2.GetPerformanceRequest(
-        model=args.model, range=_range(args.since, args.until, now),
+        model=args.model, range=time_range(args.since, args.until, now),
         group_by=[g for g in (args.by or "").split(",") if g], bucket_seconds=args.bucket,
         positive_class=args.positive, task=args.task or "",
     )  # fmt: skip
     if args.reference_since:
-        request.reference.CopyFrom(_range(args.reference_since, args.reference_until, now))
+        request.reference.CopyFrom(time_range(args.reference_since, args.reference_until, now))
     response: query_pb2.GetPerformanceResponse = _call(args, "GetPerformance", request)
     return response
 
@@ -260,13 +260,13 @@ def _print_performance(r: query_pb2.GetPerformanceResponse) -> None:
     estimated = sorted({m for g in r.groups for m in g.estimated})
     keys = list(r.groups[0].keys) if r.groups else []
     rows = [
-        [*(g.keys[k] if k != "bucket" else _when(int(g.keys[k])) for k in keys), g.count,
+        [*(g.keys[k] if k != "bucket" else when_text(int(g.keys[k])) for k in keys), g.count,
          g.labelled, *(g.metrics.get(m, float("nan")) for m in names),
          *(g.estimated.get(m, float("nan")) for m in estimated)]
         for g in r.groups
     ]  # fmt: skip
     print(f"task: {r.task}")
-    print(_table([*keys, "count", "labelled", *names, *(f"est_{m}" for m in estimated)], rows))
+    print(text_table([*keys, "count", "labelled", *names, *(f"est_{m}" for m in estimated)], rows))
     if r.HasField("accuracy_drift"):
         d = r.accuracy_drift
         print(
@@ -283,9 +283,9 @@ CALLS = {"latency": _latency, "drift": _drift, "performance": _performance}
 
 def rpc_error(args: argparse.Namespace, exc: grpc.RpcError) -> str:
     """`error: CODE: details`, and for an unknown `--model` the names that exist."""
-    text = f"error: {_code_name(exc)}: {_details(exc)}"
+    text = f"error: {code_name(exc)}: {error_details(exc)}"
     model = getattr(args, "model", "") or ""
-    if model and _code_name(exc) == "NOT_FOUND" and "model" in _details(exc):
+    if model and code_name(exc) == "NOT_FOUND" and "model" in error_details(exc):
         with QueryClient(Connection.from_args(args)) as client:
             hint = model_hint(client, model)
         text += f" ({hint})" if hint else ""

@@ -27,7 +27,7 @@ from driftline.api._gen.driftline.v1 import runs_pb2, runs_pb2_grpc
 from driftline.cli.client import Connection, add_connection_arguments
 from driftline.cli.output import print_message
 from driftline.cli.severity import severity_number
-from driftline.cli.sql import _code_name, _details
+from driftline.cli.sql import code_name, error_details
 from driftline.report.runs_html import RunView, render_runs_report
 
 MAX_METRIC_COLUMNS = 6
@@ -285,7 +285,7 @@ def _run(args: argparse.Namespace) -> int:
                     if not args.json:
                         return 0
     except grpc.RpcError as exc:
-        print(f"error: {_code_name(exc)}: {_details(exc)}", file=sys.stderr)
+        print(f"error: {code_name(exc)}: {error_details(exc)}", file=sys.stderr)
         return 1
     except RunIdError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -52,7 +52,7 @@ from opentelemetry._logs import SeverityNumber
 
 from driftline import semconv
 from driftline.sdk.run_env import SystemSampler, code_version, environment
-from driftline.sdk.tracking import _swallowed
+from driftline.sdk.tracking import swallowed
 
 _LOGGER_NAME: Final = "driftline.sdk.runs"
 MAX_KEY_LENGTH: Final = 250  # MLflow's MAX_ENTITY_KEY_LENGTH
@@ -191,7 +191,7 @@ class RunLogHandler(logging.Handler):
                 attributes=attrs,
             )
         except Exception as exc:
-            _swallowed("run log handler", exc)
+            swallowed("run log handler", exc)
 
 
 class Run:
@@ -238,7 +238,7 @@ class Run:
                 },
             )
         except Exception as exc:
-            _swallowed(f"run event {event}", exc)
+            swallowed(f"run event {event}", exc)
 
     def _require_active(self) -> None:
         if self.status != semconv.RUN_RUNNING:
@@ -386,7 +386,7 @@ class Run:
             attrs.update(code_version())
             attrs.update(environment())
         except Exception as exc:
-            _swallowed("run environment", exc)
+            swallowed("run environment", exc)
         self._emit(semconv.ML_RUN_START, attrs)
         self._params.update(checked_params)
         for chunk in _chunks(checked_params):
@@ -425,7 +425,7 @@ class Run:
             try:
                 sample = sampler.sample()
             except Exception as exc:
-                _swallowed("system metrics", exc)
+                swallowed("system metrics", exc)
                 continue
             if sample:
                 attrs: dict[str, Any] = {semconv.ML_RUN_STEP: step}
@@ -441,7 +441,7 @@ class Run:
             signal.signal(signal.SIGTERM, self._on_sigterm)
             self._sigterm_installed = True
         except (ValueError, OSError) as exc:
-            _swallowed("SIGTERM handler", exc)
+            swallowed("SIGTERM handler", exc)
 
     def _restore_sigterm(self) -> None:
         if not self._sigterm_installed:
@@ -451,7 +451,7 @@ class Run:
             if signal.getsignal(signal.SIGTERM) == self._on_sigterm:
                 signal.signal(signal.SIGTERM, self._previous_sigterm or signal.SIG_DFL)
         except (ValueError, OSError, TypeError) as exc:
-            _swallowed("SIGTERM handler", exc)
+            swallowed("SIGTERM handler", exc)
 
     def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
         previous = self._previous_sigterm
@@ -488,7 +488,7 @@ class Run:
             try:
                 self._provider.shutdown()
             except Exception as exc:
-                _swallowed("run provider shutdown", exc)
+                swallowed("run provider shutdown", exc)
 
     def flush(self, timeout_ms: int = FLUSH_TIMEOUT_MS) -> None:
         """Export everything logged so far (blocks up to `timeout_ms`)."""
@@ -497,7 +497,7 @@ class Run:
             if callable(flush):
                 flush(timeout_ms)
         except Exception as exc:
-            _swallowed("run flush", exc)
+            swallowed("run flush", exc)
 
     def __enter__(self) -> Run:
         return self
@@ -579,7 +579,7 @@ def start_run(
     try:
         provider: Any = logger_provider or _own_provider(endpoint, headers, export_timeout_s)
     except Exception as exc:  # no exporter available: the run still works, sending nothing
-        _swallowed("run provider", exc)
+        swallowed("run provider", exc)
         provider, owns = _logs.NoOpLoggerProvider(), False
     run = Run(
         experiment=experiment,

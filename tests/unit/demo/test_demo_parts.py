@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from driftline.cli.query import _ago
+from driftline.cli.query import ago_ns
 from driftline.demo import scenario
 from driftline.demo.model import FEATURES, V1, V2
 from driftline.demo.traffic import NEW_CATEGORY, Progress, make_batch
@@ -30,20 +30,20 @@ def test_iso_round_trips_through_the_cli_time_parser() -> None:
     ns = 1_764_620_103_123_000_000  # whole milliseconds, as the scenario records them
     text = scenario.iso(ns)
     assert text.endswith(".123Z")
-    assert _ago(text, now_ns=0) == ns
+    assert ago_ns(text, now_ns=0) == ns
     assert scenario.iso(ns + 999_999) == text  # truncated to the millisecond
 
 
 def test_cli_times_are_durations_or_absolute() -> None:
     now = 10**18
-    assert _ago("1h", now) == now - 3600 * 10**9
-    assert _ago("2026-12-01T20:15:03", now) == _ago("2026-12-01T20:15:03Z", now)
-    assert _ago("2026-12-01T21:15:03+01:00", now) == _ago("2026-12-01T20:15:03Z", now)
+    assert ago_ns("1h", now) == now - 3600 * 10**9
+    assert ago_ns("2026-12-01T20:15:03", now) == ago_ns("2026-12-01T20:15:03Z", now)
+    assert ago_ns("2026-12-01T21:15:03+01:00", now) == ago_ns("2026-12-01T20:15:03Z", now)
     expected = int(datetime(2026, 12, 1, 20, 15, 3, tzinfo=UTC).timestamp()) * 10**9
-    assert _ago("2026-12-01T20:15:03Z", now) == expected
-    assert _ago(None, now) == 0
+    assert ago_ns("2026-12-01T20:15:03Z", now) == expected
+    assert ago_ns(None, now) == 0
     with pytest.raises(ValueError, match="expected a duration"):
-        _ago("yesterday", now)
+        ago_ns("yesterday", now)
 
 
 def test_batches_are_seeded_and_only_two_features_shift() -> None:

@@ -318,11 +318,11 @@ def test_another_process_cannot_open_a_locked_directory(open_wal: OpenWal, wal_d
     open_wal(config())
     code = (
         "import sys\n"
-        "from driftline.errors import WalCorruptionError\n"
+        "from driftline.errors import DataDirInUseError\n"
         "from driftline.wal import Wal\n"
         "from tests.unit.wal.wal_helpers import config\n"
         f"try: Wal.open(config(), {str(wal_dir)!r}, ['sink'])\n"
-        "except WalCorruptionError as e: print(e); sys.exit(3)\n"
+        "except DataDirInUseError as e: print(e); sys.exit(3)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 3, done.stderr
