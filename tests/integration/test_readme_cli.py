@@ -56,7 +56,8 @@ def test_runs_accept_the_ids_compare_prints(first_hour: FirstHour) -> None:
     assert logs.returncode == 0 and "epoch 4 done" in logs.stdout
     assert cli(first_hour, "runs", "compare", *printed).returncode == 0
     missing = cli(first_hour, "runs", "show", "ffffffffff")
-    assert missing.returncode == 1 and "no run id starts with 'ffffffffff'" in missing.stderr
+    assert missing.returncode == 1
+    assert "NOT_FOUND: no run id starts with 'ffffffffff'" in missing.stderr
 
 
 def test_ambiguous_prefix_names_the_candidates(first_hour: FirstHour) -> None:

@@ -75,6 +75,7 @@ def duration_text(seconds: float) -> str:
     return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
 
 
+FULL_RUN_ID_LENGTH = 32  # uuid4().hex, as the SDK and MLflow make them
 _PREFIX = re.compile(r"[0-9A-Za-z_-]+")
 
 
@@ -87,6 +88,8 @@ def resolve_run_id(client: RunClient, text: str) -> str:
     with it (as git resolves abbreviated commits); RunIdError when none or several do."""
     if not _PREFIX.fullmatch(text):
         raise RunIdError(f"{text!r} is not a run id (letters, digits, - and _)")
+    if len(text) >= FULL_RUN_ID_LENGTH:
+        return text  # a whole id: the server says whether it exists
     response: runs_pb2.ListRunsResponse = client.call(
         "ListRuns",
         runs_pb2.ListRunsRequest(filter=f"attributes.run_id LIKE '{text}%'", max_results=10),
@@ -95,7 +98,7 @@ def resolve_run_id(client: RunClient, text: str) -> str:
     if text in ids or len(ids) == 1:
         return text if text in ids else ids[0]
     if not ids:
-        raise RunIdError(f"no run id starts with {text!r}")
+        raise RunIdError(f"NOT_FOUND: no run id starts with {text!r}")
     shown = ", ".join(ids[:5]) + (", …" if len(ids) > 5 else "")
     raise RunIdError(f"run id prefix {text!r} is ambiguous: {shown}; give more characters")
 
