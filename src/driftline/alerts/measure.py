@@ -21,11 +21,12 @@ from typing import Final
 
 from clickhouse_connect.driver.client import Client
 
-from driftline.analysis import latency as latency_mod
-from driftline.analysis.drift import DriftRequest, EmptyWindowError, Window, drift_report
+from driftline.analysis.drift import DriftRequest, EmptyWindowError, Window
 from driftline.config.alerts import AlertRule
 from driftline.config.model import SloConfig
 from driftline.errors import InvalidInputError, NotFoundError
+from driftline.query import latency as latency_mod
+from driftline.query.drift import drift_report
 from driftline.storage.latency_sql import Range
 
 S: Final = 10**9

@@ -154,11 +154,12 @@ def regression_verdict(g: query_pb2.VersionRegression) -> str:
 
 def _drift_request(args: argparse.Namespace) -> query_pb2.GetDriftRequest:
     now = time.time_ns()
+    current = time_range(args.since, args.until, now)
+    if current.start_unix_nano and not current.end_unix_nano:
+        current.end_unix_nano = now  # the same `now` as the start: --window 1h --since 24h is 24
     request = query_pb2.GetDriftRequest(
         model=args.model,
-        current=query_pb2.DriftWindowSpec(
-            range=time_range(args.since, args.until, now), version=args.version or ""
-        ),
+        current=query_pb2.DriftWindowSpec(range=current, version=args.version or ""),
         reference=query_pb2.DriftWindowSpec(
             range=time_range(args.reference_since, args.reference_until, now),
             version=args.reference_version or "",
@@ -181,8 +182,24 @@ def _drift(args: argparse.Namespace) -> Message:
     return response
 
 
+def _compared(r: query_pb2.GetDriftResponse) -> str:
+    """The reference the server compared against, and how it was chosen."""
+    version = f" version {r.reference_version}" if r.reference_version else ""
+    how = f" ({r.reference_chosen})" if r.reference_chosen else ""
+    span = (
+        f"{when_text(r.reference_range.start_unix_nano)} … "
+        f"{when_text(r.reference_range.end_unix_nano)}"
+    )
+    return f"{span}{version}{how}"
+
+
 def _print_drift(r: query_pb2.GetDriftResponse) -> None:
+    print(f"reference: {_compared(r)}")
     for window in r.windows:
+        if window.no_data:
+            start, end = when_text(window.start_unix_nano), when_text(window.end_unix_nano)
+            print(f"{start} … {end}: no data (no inferences in this window)\n")
+            continue
         verdict = "DATASET DRIFT" if window.dataset_drift else "no dataset drift"
         print(
             f"{when_text(window.start_unix_nano)} … {when_text(window.end_unix_nano)}: {verdict} "
@@ -219,20 +236,18 @@ def drift_view(response: query_pb2.GetDriftResponse, reference: str) -> DriftVie
                 list(f.current_shares),
                 f.n_reference,
                 f.n_current,
+                list(f.bin_edges),
             )
             for f in window.features
         ],
         generated_at=when_text(time.time_ns()),
+        no_data=window.no_data,
     )
 
 
 def _report(args: argparse.Namespace) -> int:
     response: query_pb2.GetDriftResponse = _call(args, "GetDrift", _drift_request(args))
-    ref = (
-        f"version {args.reference_version}" if args.reference_version
-        else f"{args.reference_since or '25h'} … {args.reference_until or args.since or '1h'} ago"
-    )  # fmt: skip
-    view = drift_view(response, ref)
+    view = drift_view(response, _compared(response))
     with open(args.html, "w", encoding="utf-8") as out:
         out.write(render_drift_report(view))
     print(f"wrote {args.html}: {view.drifted_count} of {len(view.features)} features drifted")
@@ -324,8 +339,15 @@ def _window_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--since", metavar="DURATION", help="current window start (default 1h ago)")
     p.add_argument("--until", metavar="DURATION", help="current window end (default now)")
     p.add_argument("--version", help="current window: this version only")
-    p.add_argument("--reference-since", metavar="DURATION", help="default: 24h before --since")
-    p.add_argument("--reference-until", metavar="DURATION", help="default: the current start")
+    p.add_argument(
+        "--reference-since", metavar="DURATION",
+        help="default: the 24h before the current window (or, with another --reference-version, "
+        "the current range; on a model younger than the current window, its earlier half)",
+    )  # fmt: skip
+    p.add_argument(
+        "--reference-until", metavar="DURATION",
+        help="default: the current start (the current end if that is not after --reference-since)",
+    )  # fmt: skip
     p.add_argument("--reference-version", help="reference: this version only")
     p.add_argument(
         "--reference", metavar="NAME", help="a saved reference (driftline reference save)"

@@ -1,5 +1,5 @@
 """The analytics behind one derived-signal round, per model: the same functions the query API
-answers with (analysis.drift, analysis.latency), so /metrics and GetDrift/GetLatency agree.
+answers with (query.drift, query.latency), so /metrics and GetDrift/GetLatency agree.
 
 Windows end at the round's `now_ns`: latency over [now − latency_window, now), drift of
 [now − drift.window, now) against the `drift.reference` span just before it, both per version.
@@ -13,8 +13,7 @@ from typing import Final
 
 from clickhouse_connect.driver.client import Client
 
-from driftline.analysis import latency as latency_mod
-from driftline.analysis.drift import DriftRequest, Window, drift_report
+from driftline.analysis.drift import DriftRequest, Window
 from driftline.config.derived import DerivedConfig
 from driftline.config.model import SloConfig
 from driftline.export.derived.types import (
@@ -23,8 +22,9 @@ from driftline.export.derived.types import (
     LatencySnapshot,
     SloBurn,
 )
-from driftline.storage import derived_sql
-from driftline.storage.client import qualify
+from driftline.query import latency as latency_mod
+from driftline.query.drift import drift_report
+from driftline.storage import derived_rows
 from driftline.storage.latency_sql import QUANTILES, Range
 
 S: Final = 10**9
@@ -34,11 +34,9 @@ def recent_model_versions(
     client: Client, database: str, cfg: DerivedConfig, now_ns: int
 ) -> list[tuple[str, str]]:
     lookback_s = max(cfg.drift.window_s, cfg.latency_window_s)
-    sql, params = derived_sql.recent_model_versions(
-        now_ns - int(lookback_s * S), now_ns, cfg.models
+    return derived_rows.recent_model_versions(
+        client, database, now_ns - int(lookback_s * S), now_ns, cfg.models
     )
-    rows = client.query(qualify(sql, database), parameters=params).result_rows
-    return [(str(m), str(v)) for m, v in rows]
 
 
 def latency_by_version(
