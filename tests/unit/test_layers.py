@@ -66,17 +66,7 @@ _WRITE = "write (#10: the cycles inside storage/ingest_*sql and storage/schema*.
 _CONSOLE = "console (demo onto driftline.client)"
 KNOWN_EXCEPTIONS: Final[dict[tuple[str, str], str]] = {
     # analysis runs SQL: upward imports and a ClickHouse client
-    ("driftline.analysis.drift.engine", "driftline.storage.drift_sql"): _READ,
-    ("driftline.analysis.latency", "driftline.storage.latency_sql"): _READ,
-    ("driftline.analysis.latency", "driftline.storage.client"): _READ,
-    ("driftline.analysis.performance", "driftline.storage.performance_sql"): _READ,
-    ("driftline.analysis.performance", "driftline.storage.client"): _READ,
-    ("driftline.analysis.performance", "driftline.storage.latency_sql"): _READ,
-    ("driftline.analysis.drift.engine", "clickhouse_connect.driver.client"): _READ,
-    ("driftline.analysis.latency", "clickhouse_connect.driver.client"): _READ,
-    ("driftline.analysis.performance", "clickhouse_connect.driver.client"): _READ,
     # private names
-    ("driftline.analysis.performance", "driftline.analysis.latency"): _READ,
     ("driftline.api.run_service", "driftline.api.query_service"): _READ,
     ("driftline.report.runs_html", "driftline.report.html"): _READ,
     ("driftline.storage.performance_sql", "driftline.storage.latency_sql"): _READ,
