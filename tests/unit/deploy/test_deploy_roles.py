@@ -35,7 +35,8 @@ def test_only_pod_zero_runs_derived_signals_and_alerts(tmp_path: Path) -> None:
     assert configs["driftline-signals.yaml"].derived.enabled
     [sts] = [d for d in docs if d["kind"] == "StatefulSet"]
     script = sts["spec"]["template"]["spec"]["containers"][0]["args"][0]
-    cases = dict(re.findall(r"(\S+)\) exec driftline serve --config /etc/driftline/(\S+) ;;", script))
+    serve = r"(\S+)\) exec driftline serve --config /etc/driftline/(\S+) ;;"
+    cases = dict(re.findall(serve, script))
     assert cases == {"*-0": "driftline-signals.yaml", "*": "driftline.yaml"}
 
 
