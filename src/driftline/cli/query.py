@@ -334,7 +334,8 @@ def _run_report(args: argparse.Namespace) -> int:
         return 2
 
 
-def _window_flags(p: argparse.ArgumentParser) -> None:
+def window_flags(p: argparse.ArgumentParser) -> None:
+    """The model and the two windows compared (drift, quality, multivariate)."""
     p.add_argument("--model", required=True)
     p.add_argument("--since", metavar="DURATION", help="current window start (default 1h ago)")
     p.add_argument("--until", metavar="DURATION", help="current window end (default now)")
@@ -353,6 +354,28 @@ def _window_flags(p: argparse.ArgumentParser) -> None:
         "--reference", metavar="NAME", help="a saved reference (driftline reference save)"
     )
     p.add_argument("--features", help="comma-separated (default: all)")
+    p.add_argument("--reference-chunks", type=int, default=10, metavar="N")
+    p.add_argument("--window", metavar="DURATION", help="split the current range into windows")
+    add_connection_arguments(p)
+
+
+def window_specs(
+    args: argparse.Namespace, now_ns: int
+) -> tuple[query_pb2.DriftWindowSpec, query_pb2.DriftWindowSpec]:
+    """(reference, current) from `window_flags`' arguments."""
+    current = query_pb2.DriftWindowSpec(
+        range=time_range(args.since, args.until, now_ns), version=args.version or ""
+    )
+    reference = query_pb2.DriftWindowSpec(
+        range=time_range(args.reference_since, args.reference_until, now_ns),
+        version=args.reference_version or "",
+        saved_reference=args.reference or "",
+    )
+    return reference, current
+
+
+def _window_flags(p: argparse.ArgumentParser) -> None:
+    window_flags(p)
     p.add_argument("--method", help="Evidently method name for every column, e.g. psi")
     p.add_argument("--threshold", type=float)
     p.add_argument(
@@ -361,14 +384,12 @@ def _window_flags(p: argparse.ArgumentParser) -> None:
         default="fixed",
         help="fixed: Evidently's defaults; reference: NannyML-style mean +- 3 std of chunks",
     )
-    p.add_argument("--reference-chunks", type=int, default=10, metavar="N")
     p.add_argument("--drift-share", type=float, default=0.5)
-    p.add_argument("--window", metavar="DURATION", help="split the current range into windows")
-    add_connection_arguments(p)
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    query = sub.add_parser("query", help="latency, drift and performance answers")
+def add_parsers(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:  # type: ignore[type-arg]
+    """`query …` and `report …`; returns `query`'s subcommands, for other modules to extend."""
+    query = sub.add_parser("query", help="latency, drift, performance and quality answers")
     what = query.add_subparsers(dest="what", required=True)
 
     lat = what.add_parser("latency", help="percentiles, error rate, SLO burn, regressions")
@@ -407,3 +428,4 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     _window_flags(drift_report)
     drift_report.add_argument("--html", required=True, metavar="FILE")
     report.set_defaults(func=_run_report)
+    return what  # type: ignore[no-any-return]

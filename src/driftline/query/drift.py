@@ -78,7 +78,7 @@ def answer(
 
 
 def choose_windows(client: Client, database: str, q: DriftQuestion, now_ns: int) -> Chosen:
-    current = drift_windows.current_window(q.current, now_ns)
+    current = drift_windows.current_window(q.current, now_ns, q.request.window_s)
     if q.saved_reference:
         saved = references.get_reference(client, database, q.request.model, q.saved_reference)
         chosen = Chosen(saved.window, current, f"saved reference {q.saved_reference}")

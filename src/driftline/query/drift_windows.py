@@ -3,6 +3,7 @@
 What a user of the CLI expects, on fresh data as on old:
 
     current      the last hour: ends now (or at the given end), starts 1 h before its end
+                 (cut into `window_s` slices, a trailing slice of under a second is dropped)
     reference    as given, with the gaps filled:
       start only     ends where the current window starts — or, when that is not after the
                      reference start (`--reference-since 1h` beside the default current
@@ -51,9 +52,16 @@ class Chosen:
     how: str  # how the reference was chosen, for the answer
 
 
-def current_window(ask: WindowAsk, now_ns: int) -> Window:
+def current_window(ask: WindowAsk, now_ns: int, window_s: int = 0) -> Window:
+    """The current window; split into `window_s` slices, an end taken from the server's clock
+    drops a last slice of under a second (`--since 24h --window 1h` is 24 slices, not 25)."""
     end = ask.end_ns or now_ns
-    return Window(ask.start_ns or end - CURRENT_SPAN_NS, end, ask.version)
+    start = ask.start_ns or end - CURRENT_SPAN_NS
+    if window_s > 0 and not ask.end_ns:
+        rest = (end - start) % (window_s * 10**9)
+        if 0 < rest <= CLOCK_SLACK_NS and end - rest > start:
+            end -= rest
+    return Window(start, end, ask.version)
 
 
 def given_reference(ask: WindowAsk, current: Window) -> Chosen | None:

@@ -52,7 +52,7 @@ def bins(
                 keys.append(i * 1048576 + w)
                 chosen.append(specs[f, w])
     sql, params = drift_sql.hist(
-        scope, n_windows=n_windows, feats=scope.features, keys=keys,
+        scope, n_windows=n_windows, keys=keys,
         los=[b.lo for b in chosen], steps=[b.step for b in chosen],
         his=[b.hi for b in chosen], nbs=[b.n_bins for b in chosen],
     )  # fmt: skip

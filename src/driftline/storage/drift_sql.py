@@ -180,7 +180,6 @@ FROM ({base}) GROUP BY Feature, side, key ORDER BY Feature, side, key"""
 def hist(
     scope: Scope,
     n_windows: int,
-    feats: Sequence[str],
     keys: Sequence[int],
     los: Sequence[float],
     steps: Sequence[float],
@@ -197,8 +196,8 @@ def hist(
     params.update(
         {
             "h_k": n_windows,
-            "h_feats": list(feats),
-            "h_idx": list(range(len(feats))),
+            "h_feats": list(scope.features),
+            "h_idx": list(range(len(scope.features))),
             "h_keys": list(keys),
             "h_los": list(los),
             "h_steps": list(steps),

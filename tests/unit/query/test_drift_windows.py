@@ -26,6 +26,12 @@ def test_current_defaults_to_the_last_hour() -> None:
     )
 
 
+def test_a_clock_skew_sliver_is_not_a_window_of_its_own() -> None:
+    ask = WindowAsk(NOW - 24 * HOUR_NS)
+    assert current_window(ask, NOW + 3_000_000, window_s=3600).end_ns == NOW  # 24 slices
+    assert current_window(ask, NOW + 3_000_000).end_ns == NOW + 3_000_000  # no slicing: as is
+
+
 def test_a_version_comparison_covers_the_current_range() -> None:
     cur = current_window(WindowAsk(NOW - 24 * HOUR_NS, 0, "4"), NOW)
     chosen = given_reference(WindowAsk(version="3"), cur)
