@@ -63,10 +63,8 @@ def test_choices_are_worded_without_the_empty_one(
 ) -> None:
     _, problems = check(tmp_path, BAD, capsys)
     [kind] = [p for p in problems if p.startswith("alerts.rules[0].kind")]
-    assert kind == (
-        "alerts.rules[0].kind: must be one of drift_share, feature_score, latency_p99_ms, "
-        "burn_rate, error_rate, got 'drift_shar' (did you mean drift_share?)"
-    )
+    assert kind.startswith("alerts.rules[0].kind: must be one of drift_share, feature_score, ")
+    assert kind.endswith(", got 'drift_shar' (did you mean drift_share?)")
     assert "one of ," not in "\n".join(problems)
 
 
