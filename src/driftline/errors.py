@@ -9,6 +9,9 @@ DriftlineError
 ├── RetryableError        try again later, after `delay_s` if given
 │   └── WalFullError      the WAL is at its size cap (UNAVAILABLE + RetryInfo / 503)
 ├── ConfigError           configuration is invalid; carries every problem found
+├── StartupError          `serve` cannot start for a reason the user can fix (one line, exit 2)
+│   ├── ListenError       an endpoint cannot be listened on (busy port, no such address)
+│   └── DataDirInUseError another process holds the data dir's lock (a second `serve`)
 └── WalCorruptionError    a WAL file cannot be interpreted at all (startup only)
 """
 
@@ -57,6 +60,25 @@ class ConfigError(DriftlineError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("invalid configuration:\n  " + "\n  ".join(problems))
         self.problems = problems
+
+
+class StartupError(DriftlineError):
+    """`serve` cannot start for a reason the user can fix; the CLI prints it as one line."""
+
+
+class ListenError(StartupError, OSError):
+    """`component` cannot listen on `endpoint` (the value of config key `config_key`)."""
+
+    def __init__(self, component: str, endpoint: str, config_key: str, detail: str) -> None:
+        super().__init__(f"{component} cannot listen on {endpoint}: {detail}")
+        self.component = component
+        self.endpoint = endpoint
+        self.config_key = config_key
+        self.detail = detail
+
+
+class DataDirInUseError(StartupError):
+    """The WAL directory is locked by another open WAL: a second `serve` on one data dir."""
 
 
 class WalCorruptionError(DriftlineError):

@@ -73,10 +73,10 @@ def quality_request(
     mode = request.threshold_mode or "reference"
     if mode not in ("reference", "fixed"):
         raise InvalidInputError(f"threshold_mode must be reference or fixed, not {mode!r}")
-    unknown = sorted(
-        {*request.thresholds}
-        | {c for t in request.feature_thresholds.values() for c in t.thresholds} - set(_CHECKS)
-    )
+    named = {*request.thresholds} | {
+        c for t in request.feature_thresholds.values() for c in t.thresholds
+    }
+    unknown = sorted(named - set(_CHECKS))  # (`a | b - c` would subtract from b only)
     if unknown:
         raise InvalidInputError(f"unknown check(s) {unknown}; the checks: {', '.join(_CHECKS)}")
     if request.range_quantile and request.range_quantile not in QUANTILE_LEVELS[:2]:

@@ -24,7 +24,7 @@ from driftline.api.quality_service import SERVICE_NAME as QUALITY_SERVICE_NAME
 from driftline.api.quality_service import QualityServicer
 from driftline.api.query_service import SERVICE_NAME, QueryServicer
 from driftline.config.model import QueryConfig, RunsConfig, SloConfig, TLSConfig
-from driftline.errors import ConfigError
+from driftline.errors import ConfigError, ListenError
 from driftline.receiver.ingest import DurableLog
 
 MIB: Final = 1 << 20
@@ -119,9 +119,9 @@ def _bind(server: grpc.aio.Server, config: QueryConfig) -> int:
         else:
             port = server.add_insecure_port(endpoint)
     except RuntimeError as exc:
-        raise OSError(f"query API cannot listen on {endpoint}: {exc}") from exc
+        raise ListenError("query API", endpoint, "query.endpoint", str(exc)) from exc
     if not port:
-        raise OSError(f"query API cannot listen on {endpoint}")
+        raise ListenError("query API", endpoint, "query.endpoint", "the address is not available")
     return int(port)
 
 

@@ -17,7 +17,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
+import os
+import signal
+import socket
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -25,7 +29,7 @@ from typing import Any
 from driftline import __version__
 from driftline.config.load import load_config
 from driftline.config.model import DriftlineConfig
-from driftline.errors import ConfigError
+from driftline.errors import ConfigError, ListenError, StartupError
 
 # Flag → dotted config field it overrides.
 SERVE_FLAGS: dict[str, str] = {
@@ -55,8 +59,56 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     )
     from driftline.service import serve
 
-    asyncio.run(serve(cfg))
+    try:
+        asyncio.run(serve(cfg))
+    except StartupError as exc:
+        print(f"error: {startup_problem(exc)}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.errno not in _USER_FIXABLE_ERRNOS:
+            raise
+        print(f"error: driftline cannot start: {exc}", file=sys.stderr)
+        return 2
     return 0
+
+
+# OSErrors at startup that are the environment's, not a bug: one line, exit 2.
+_USER_FIXABLE_ERRNOS = {
+    errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES, errno.EPERM, errno.ENOSPC,
+    errno.EROFS, errno.ENOENT, errno.ENOTDIR,
+}  # fmt: skip
+
+
+def startup_problem(exc: StartupError) -> str:
+    """The one line for a startup failure, with what to do about it."""
+    if not isinstance(exc, ListenError):
+        return str(exc)
+    flag = next((f"--{f.replace('_', '-')}" for f, k in SERVE_FLAGS.items()
+                 if k == exc.config_key), exc.config_key)  # fmt: skip
+    reason = _listen_probe(exc.endpoint) or exc.detail
+    return (
+        f"{exc.component} cannot listen on {exc.endpoint}: {reason} "
+        f"(choose another address with {flag} HOST:PORT; port 0 picks a free one)"
+    )
+
+
+def _listen_probe(endpoint: str) -> str:
+    """Why a listen failed, asked of the OS directly (gRPC only says "Failed to bind")."""
+    host, _, port = endpoint.rpartition(":")
+    host = host.strip("[]") or "0.0.0.0"
+    try:
+        infos = socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)
+    except (OSError, ValueError) as exc:
+        return f"cannot resolve {host!r} ({exc})"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return "the address is already in use (is another driftline running?)"
+            return exc.strerror or str(exc)
+    return ""
 
 
 def _cmd_check_config(args: argparse.Namespace) -> int:
@@ -140,9 +192,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return code
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _stdout_closed()
+
+
+def _stdout_closed() -> int:
+    """`driftline … | head`: the reader left. Exit quietly, as a command killed by SIGPIPE
+    would (128 + 13), and point stdout at /dev/null so the exit's flush has nowhere to fail."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 128 + signal.SIGPIPE

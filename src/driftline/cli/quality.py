@@ -25,8 +25,8 @@ from google.protobuf.message import Message
 
 from driftline.api._gen.driftline.v1 import quality_pb2, quality_pb2_grpc, query_pb2
 from driftline.cli.client import Connection
-from driftline.cli.query import _table, _when, window_flags, window_specs
-from driftline.cli.sql import _code_name, _details
+from driftline.cli.query import text_table, when_text, window_flags, window_specs
+from driftline.cli.sql import code_name, error_details
 from driftline.config.load import parse_duration
 from driftline.report.quality_html import render_quality_report
 
@@ -134,7 +134,7 @@ def print_quality(r: quality_pb2.GetDataQualityResponse) -> None:
         print(f"{r.model}: no data in the current window (no inferences)")
         return
     for w in r.windows:
-        head = f"{_when(w.start_unix_nano)} … {_when(w.end_unix_nano)}"
+        head = f"{when_text(w.start_unix_nano)} … {when_text(w.end_unix_nano)}"
         if not w.inferences:
             print(f"{head}: no data")
             continue
@@ -158,7 +158,7 @@ def print_quality(r: quality_pb2.GetDataQualityResponse) -> None:
                 values,
                 _pct(checks["became_constant"]), "FLAGGED" if f.flagged else "ok",
             ])  # fmt: skip
-        print(_table(
+        print(text_table(
             ["feature", "kind", "missing", "missing_bounds", "mismatch", "values", "constant",
              "verdict"], rows,
         ))  # fmt: skip
@@ -191,9 +191,9 @@ def print_multivariate(r: quality_pb2.GetMultivariateDriftResponse) -> None:
         f"keep 65% of the variance; reference {r.reference_rows} sampled inferences, "
         f"error thresholds [{r.lower_threshold:.4g}, {r.upper_threshold:.4g}]"
     )
-    print(_table(
+    print(text_table(
         ["window", "rows", "reconstruction_error", "alert", "classifier_auroc", "alert"],
-        [[f"{_when(w.start_unix_nano)} … {_when(w.end_unix_nano)}", w.rows,
+        [[f"{when_text(w.start_unix_nano)} … {when_text(w.end_unix_nano)}", w.rows,
           w.reconstruction_error, w.alert, w.classifier_auroc if w.has_classifier else "-",
           w.classifier_alert] for w in r.windows],
     ))  # fmt: skip
@@ -206,7 +206,7 @@ def _run(args: argparse.Namespace) -> int:
         else:
             response = _call(args, "GetMultivariateDrift", multivariate_request(args))
     except grpc.RpcError as exc:
-        print(f"error: {_code_name(exc)}: {_details(exc)}", file=sys.stderr)
+        print(f"error: {code_name(exc)}: {error_details(exc)}", file=sys.stderr)
         return 1
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -25,6 +25,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
+from driftline.config.duration import parse_config_duration
+
 # "" only stands for "not given" (every field has a default so that the loader can report a
 # rule with missing keys instead of failing to build it); validate() refuses it.
 Kind = Literal[
@@ -72,16 +74,14 @@ class AlertRule:
 
     def window_s(self) -> float:
         """The lookback in seconds (drift and latency kinds). Raises ValueError if malformed."""
-        from driftline.config.load import parse_duration  # load imports this module's parent
-
-        return parse_duration(self.effective_window)
+        return parse_config_duration(self.effective_window)
 
     def validate(self, path: str) -> list[str]:
         problems = []
         if not self.name:
             problems.append(f"{path}.name: must not be empty")
         if self.kind not in KINDS:
-            problems.append(f"{path}.kind: must be one of {', '.join(KINDS)}")
+            problems.append(f"{path}.kind: must be one of {', '.join(KINDS)}, got {self.kind!r}")
         if not self.model:
             problems.append(f"{path}.model: must not be empty")
         if self.kind == "feature_score" and not self.feature:

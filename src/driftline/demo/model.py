@@ -42,7 +42,7 @@ _CENTRE_SCALE: Final[dict[str, tuple[float, float]]] = {
 }
 
 
-def _transform(name: str, value: float) -> float:
+def transform_feature(name: str, value: float) -> float:
     if name == "amount":
         value = math.log(max(value, 1e-3))
     elif name == "hour":
@@ -67,7 +67,7 @@ class Scorer:
         for name, w in self.weights.items():
             value = row.get(name)
             if value is not None:  # a missing feature is imputed at its centre (z = 0)
-                z += w * _transform(name, float(value))
+                z += w * transform_feature(name, float(value))
         for name, table in self.effects.items():
             z += table.get(str(row[name]), 0.0)
         return z

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from driftline.demo.findings import Commands, Finding
-from driftline.demo.model import CATEGORICAL, MODEL_NAME, NUMERIC, _transform
+from driftline.demo.model import CATEGORICAL, MODEL_NAME, NUMERIC, transform_feature
 from driftline.demo.traffic import make_batch
 
 EPOCHS = 20
@@ -26,7 +26,7 @@ def _design(rows: list[dict[str, Any]]) -> tuple[np.ndarray, list[str]]:
     levels = {c: sorted({str(r[c]) for r in rows}) for c in CATEGORICAL}
     names = [*NUMERIC, *(f"{c}={v}" for c in CATEGORICAL for v in levels[c])]
     x = np.array(
-        [[_transform(n, float(r[n])) if r[n] is not None else 0.0 for n in NUMERIC]
+        [[transform_feature(n, float(r[n])) if r[n] is not None else 0.0 for n in NUMERIC]
          + [float(str(r[c]) == v) for c in CATEGORICAL for v in levels[c]] for r in rows]
     )  # fmt: skip
     return np.hstack([np.ones((len(rows), 1)), x]), ["bias", *names]

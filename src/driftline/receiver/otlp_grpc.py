@@ -15,7 +15,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from driftline.config.model import GrpcReceiverConfig, OtlpReceiverConfig, TLSConfig
-from driftline.errors import ConfigError
+from driftline.errors import ConfigError, ListenError
 from driftline.processors import IngestTransform
 from driftline.receiver._otlp import OTLP_SIGNALS, OtlpSignal
 from driftline.receiver.auth import BearerAuth
@@ -126,6 +126,9 @@ async def start_otlp_grpc_server(
     return server, port
 
 
+_ENDPOINT_KEY = "receivers.otlp.protocols.grpc.endpoint"
+
+
 def _bind(server: grpc.aio.Server, grpc_config: GrpcReceiverConfig) -> int:
     endpoint = grpc_config.endpoint
     try:
@@ -134,9 +137,9 @@ def _bind(server: grpc.aio.Server, grpc_config: GrpcReceiverConfig) -> int:
         else:
             port = server.add_insecure_port(endpoint)
     except RuntimeError as exc:
-        raise OSError(f"OTLP/gRPC cannot listen on {endpoint}: {exc}") from exc
+        raise ListenError("OTLP/gRPC", endpoint, _ENDPOINT_KEY, str(exc)) from exc
     if not port:
-        raise OSError(f"OTLP/gRPC cannot listen on {endpoint}")
+        raise ListenError("OTLP/gRPC", endpoint, _ENDPOINT_KEY, "the address is not available")
     return int(port)
 
 

@@ -26,7 +26,13 @@ from aiohttp import hdrs, web
 from google.protobuf.message import Message
 
 from driftline.config.model import OtlpReceiverConfig, TLSConfig
-from driftline.errors import ConfigError, InvalidInputError, RetryableError, TooLargeError
+from driftline.errors import (
+    ConfigError,
+    InvalidInputError,
+    ListenError,
+    RetryableError,
+    TooLargeError,
+)
 from driftline.processors import IngestTransform
 from driftline.receiver import otlp_json
 from driftline.receiver._otlp import OTLP_SIGNALS, OtlpSignal
@@ -104,7 +110,9 @@ async def start_otlp_http_server(
         await site.start()
     except OSError as exc:
         await runner.cleanup()
-        raise OSError(f"OTLP/HTTP cannot listen on {http_config.endpoint}: {exc}") from exc
+        raise ListenError(
+            "OTLP/HTTP", http_config.endpoint, "receivers.otlp.protocols.http.endpoint", str(exc)
+        ) from exc
     return runner, int(runner.addresses[0][1])
 
 

@@ -104,6 +104,11 @@ class ClickHouseSink:
         if self._thread is not None:
             self._thread.join(timeout_s)
 
+    def shutdown(self, grace_s: float) -> None:
+        """The lifecycle's stop: an INSERT in flight cannot be interrupted, so it gets at least
+        the usual 30 s to finish."""
+        self.stop(max(grace_s, 30.0))
+
     # ---- the loop ----------------------------------------------------------------------------
 
     def _run(self) -> None:
