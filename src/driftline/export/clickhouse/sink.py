@@ -36,8 +36,8 @@ from tenacity import (
 from driftline import telemetry
 from driftline.config.model import ClickHouseConfig
 from driftline.errors import PermanentError, RetryableError
-from driftline.export.clickhouse.counting import count_items
 from driftline.export.clickhouse.plan import BatchPlan, PlanFile
+from driftline.export.otlp.encode.count import count_wire_items
 from driftline.export.records import Record, RecordSource
 from driftline.signals import Signal
 
@@ -164,7 +164,7 @@ class ClickHouseSink:
         rows = self._counted.get(record.id)
         if rows is None:
             try:
-                rows = count_items(Signal(record.kind), record.payload)
+                rows = count_wire_items(Signal(record.kind), record.payload)
             except Exception:
                 rows = 1  # undecodable here; ClickHouse will decide, the bisect sets it aside
             self._counted[record.id] = rows
