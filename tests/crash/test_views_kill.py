@@ -2,10 +2,9 @@
 batch feeds (otel_traces, the trace-id table, ml_inferences, and a probe view's table) must
 end up with every acknowledged span exactly once after the replay.
 
-A probe view on the span staging table sleeps 1 s per block, after the real views have
-written theirs (views run in name order; the integration test
-test_decode_once.test_a_failure_between_two_views_... shows the same order), so a kill during
-the load lands, with near certainty, between some views' commits and others'. The test
+A probe view on otel_traces (itself a view of the span staging table) sleeps 1 s per block,
+after otel_traces committed its part, so a kill during the load lands, with near certainty,
+between the parent's commit and the views below it. The test
 checks on the engine (a subprocess, after the kill) that it did leave tables disagreeing
 before it checks the replay.
 """
@@ -39,7 +38,7 @@ if sys.argv[2] == "setup":
         "SETTINGS non_replicated_deduplication_window = 1000")
     client.command(
         "CREATE MATERIALIZED VIEW IF NOT EXISTS zz_probe_mv TO probe AS "
-        "SELECT s.start_time_unix_nano + sleep(1) AS n FROM driftline_spans_ingest")
+        "SELECT toUInt64(toUnixTimestamp64Nano(Timestamp)) + sleep(1) AS n FROM otel_traces")
 else:
     print(json.dumps({t: int(client.command(f"SELECT count() FROM {t}"))
                       for t in ("otel_traces", "ml_inferences", "probe")}))

@@ -17,7 +17,6 @@ from driftline.errors import RetryableError
 from driftline.signals import Signal
 from driftline.storage.client import Target, connect
 from driftline.storage.ingest_plan import tables_fed
-from driftline.storage.ingest_staging import SPANS_STAGING
 from driftline.storage.inserter import ProtobufInserter, subranges
 from tests.engine_db import fresh_database
 
@@ -111,15 +110,15 @@ def test_a_failure_between_two_views_is_completed_by_the_replay_without_duplicat
     leave it): the replay with the same token fills only what is missing."""
     client, target = db
     database = target.database
-    # The probe's table refuses every row until its constraint is dropped: its view fails
-    # after the views before it committed their blocks.
+    # The probe's table refuses every row until its constraint is dropped. Its view reads
+    # otel_traces (a view of the staging table), so it fails after otel_traces committed.
     client.command(
         f"CREATE TABLE `{database}`.probe (n UInt64, CONSTRAINT down CHECK n = 0) "
         "ENGINE = MergeTree ORDER BY n SETTINGS non_replicated_deduplication_window = 100"
     )
     client.command(
         f"CREATE MATERIALIZED VIEW `{database}`.zz_probe_mv TO `{database}`.probe AS "
-        f"SELECT s.start_time_unix_nano AS n FROM `{database}`.`{SPANS_STAGING}`"
+        f"SELECT toUInt64(toUnixTimestamp64Nano(Timestamp)) AS n FROM `{database}`.otel_traces"
     )
     inserter = ProtobufInserter(client, target, tmp_path)
     payloads = [_request(b) for b in range(2)]
