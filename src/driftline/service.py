@@ -259,10 +259,14 @@ async def start(
     otlp = cfg.receivers.otlp
     # Redaction (and enrichment with apply_to: both) before the WAL; None: nothing configured.
     ingest_transform = build_ingest_transform(cfg, service.drift_cache)
-    grpc_server, grpc_port = await start_otlp_grpc_server(durable, otlp, transform=ingest_transform)
+    grpc_server, grpc_port = await start_otlp_grpc_server(
+        durable, otlp, transform=ingest_transform, ready=wal.health
+    )
     service.closers.append(grpc_server)
     service.endpoints["otlp_grpc"] = f"{_host(otlp.protocols.grpc.endpoint)}:{grpc_port}"
-    http_runner, http_port = await start_otlp_http_server(durable, otlp, transform=ingest_transform)
+    http_runner, http_port = await start_otlp_http_server(
+        durable, otlp, transform=ingest_transform, ready=wal.health
+    )
     service.closers.append(http_runner)
     service.endpoints["otlp_http"] = f"{_host(otlp.protocols.http.endpoint)}:{http_port}"
 

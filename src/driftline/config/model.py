@@ -80,12 +80,21 @@ class GrpcReceiverConfig:
 class HttpReceiverConfig:
     endpoint: str = DEFAULT_OTLP_HTTP
     max_request_body_size_mib: int = DEFAULT_MAX_RECV_MIB
+    # A request body must arrive within this (YAML `body_read_timeout`): 408 otherwise.
+    body_read_timeout_s: float = 30.0
+    # Request bytes (declared Content-Length, else the body limit) being read at once, over
+    # every connection: past it a request gets 503 + Retry-After before its body is read.
+    max_in_flight_mib: int = 256
     tls: TLSConfig = field(default_factory=TLSConfig)
 
     def validate(self, path: str) -> list[str]:
         problems = _endpoint_problems(f"{path}.endpoint", self.endpoint)
         if self.max_request_body_size_mib <= 0:
             problems.append(f"{path}.max_request_body_size_mib: must be > 0")
+        if self.body_read_timeout_s <= 0:
+            problems.append(f"{path}.body_read_timeout: must be > 0")
+        if self.max_in_flight_mib < self.max_request_body_size_mib:
+            problems.append(f"{path}.max_in_flight_mib: must be >= max_request_body_size_mib")
         return problems + self.tls.validate(f"{path}.tls")
 
 
