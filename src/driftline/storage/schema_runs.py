@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from driftline.storage.schema import DdlContext
+from driftline.storage.ddl import DdlContext
 
 LATEST_STATE_TYPE = "AggregateFunction(argMax, Float64, Tuple(Int64, DateTime64(9), Float64))"
 

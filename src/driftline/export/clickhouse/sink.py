@@ -36,8 +36,8 @@ from tenacity import (
 from driftline import telemetry
 from driftline.config.model import ClickHouseConfig
 from driftline.errors import PermanentError, RetryableError
-from driftline.export.clickhouse.counting import count_items
 from driftline.export.clickhouse.plan import BatchPlan, PlanFile
+from driftline.export.otlp.encode.count import count_wire_items
 from driftline.export.records import Record, RecordSource
 from driftline.signals import Signal
 
@@ -54,6 +54,8 @@ class Inserter(Protocol):
         payloads: Sequence[bytes],
         token: str,
         tables: Collection[str] | None = None,
+        *,
+        ids: Sequence[int] | None = None,
     ) -> None: ...
 
 
@@ -167,7 +169,7 @@ class ClickHouseSink:
         rows = self._counted.get(record.id)
         if rows is None:
             try:
-                rows = count_items(Signal(record.kind), record.payload)
+                rows = count_wire_items(Signal(record.kind), record.payload)
             except Exception:
                 rows = 1  # undecodable here; ClickHouse will decide, the bisect sets it aside
             self._counted[record.id] = rows
@@ -187,13 +189,17 @@ class ClickHouseSink:
 
     def _insert_signal(self, signal: Signal, records: list[Record], token: str) -> None:
         payloads = [r.payload for r in records]
+        ids = [r.id for r in records]
         try:
-            self._with_retry(lambda: self._inserter.insert(signal, payloads, token))
+            self._with_retry(lambda: self._inserter.insert(signal, payloads, token, ids=ids))
             for record in records:
                 telemetry.INSERT_ROWS.labels(signal.name.lower()).inc(self._rows(record))
         except PermanentError as e:
             log.warning("clickhouse refused a %s batch (%s); bisecting", signal.name.lower(), e)
-            self._bisect(signal, records, token, _refusing(e))
+            # Only the refused sub-ranges: the others landed under their own tokens.
+            ranges = getattr(e, "ranges", ()) or ((0, len(records)),)
+            for lo, hi in ranges:
+                self._bisect(signal, records[lo:hi], token, _refusing(e))
 
     def _bisect(
         self, signal: Signal, records: list[Record], token: str, tables: frozenset[str] | None
