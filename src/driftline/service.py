@@ -278,6 +278,16 @@ async def start(
     )
     service.closers.append(query_server)
     service.endpoints["query_grpc"] = f"{_host(cfg.query.endpoint)}:{query_port}"
+    if cfg.mlflow.enabled:  # MLflow's tracking API (driftline.mlflow): writes via the WAL
+        from driftline.mlflow.component import start_mlflow
+
+        mlflow = await start_mlflow(
+            cfg, log=label_log, client_factory=lambda: connect(target), database=target.database,
+            stored_through=lambda: wal.stats().cursors[CLICKHOUSE_CURSOR].acked_through,
+            written_through=wal.stats().head_id, flush_now=sink.flush_now,
+        )  # fmt: skip
+        service.closers.append(mlflow)
+        service.endpoints["mlflow"] = f"{_host(cfg.mlflow.endpoint)}:{mlflow.port}"
     _start_monitors(cfg, target, durable, service)
 
     metrics_host, _, metrics_port = cfg.telemetry.metrics_endpoint.rpartition(":")

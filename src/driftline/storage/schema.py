@@ -315,6 +315,12 @@ def _run_tables(ctx: DdlContext) -> list[str]:
     return run_tables(ctx)
 
 
+def _mlflow_tables(ctx: DdlContext) -> list[str]:
+    from driftline.storage.schema_runs import mlflow_tables
+
+    return mlflow_tables(ctx)
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
@@ -337,6 +343,7 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
     ),
     Migration(7, "ml_runs, ml_run_metrics, ml_run_latest, ml_run_liveness", _run_tables),
     Migration(8, "ml_features: LZ4 codecs for Timestamp and Value (drift scans)", _scan_codecs),
+    Migration(13, "ml_experiments, ml_run_inputs (MLflow tracking API)", _mlflow_tables),
 )
 
 
