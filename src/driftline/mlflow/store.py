@@ -119,6 +119,17 @@ def _check_key(kind: str, key: str) -> None:
         )
 
 
+def _plain_metric(item: Mapping[str, Any]) -> events.MetricPoint | None:
+    """The common case of a metric, or None to take the checking path (which words errors)."""
+    key, value, ts, step = item.get("key"), item.get("value"), item.get("timestamp"), item.get("step", 0)
+    if (
+        type(key) is str and 0 < len(key) <= MAX_ENTITY_KEY_LENGTH and "/" not in key
+        and type(value) in (float, int) and type(ts) is int and type(step) is int
+    ):  # fmt: skip
+        return events.MetricPoint(key, float(value), ts, step)
+    return None
+
+
 def _check_value(kind: str, key: str, value: str, limit: int) -> None:
     if len(value) > limit:
         raise invalid(
@@ -507,6 +518,10 @@ class TrackingStore:
     def _metric_points(self, items: Sequence[Mapping[str, Any]]) -> list[events.MetricPoint]:
         points = []
         for item in items:
+            fast = _plain_metric(item)  # the shape MLflow clients send: checked in one go
+            if fast is not None:
+                points.append(fast)
+                continue
             f = wire.Fields(item)
             key = f.text("key", required=True)
             _check_key("metric", key)
