@@ -120,6 +120,9 @@ class MlflowApp:
             return _error(exc)
         except web.HTTPNotFound:
             return _error(MlflowError(ENDPOINT_NOT_FOUND, f"no MLflow endpoint {request.path}"))
+        except web.HTTPMethodNotAllowed as exc:
+            message = f"{request.path} takes {', '.join(sorted(exc.allowed_methods))}"
+            return _json(405, MlflowError(ENDPOINT_NOT_FOUND, message).body())
         except web.HTTPException:
             raise
         except Exception as exc:
