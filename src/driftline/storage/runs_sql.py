@@ -169,7 +169,7 @@ def _map_clause(column: str, c: Comparison, b: _Binder) -> str:
     return f"(mapContains({column}, {key}) AND {column}[{key}] {_SQL_OPS[c.comparator]} {value})"
 
 
-def _attribute_clause(c: Comparison, b: _Binder) -> str:
+def _attribute_clause(c: Comparison, b: _Binder, status_column: str = "status") -> str:
     if c.key in _TIME_COLUMNS:
         assert isinstance(c.value, int)
         value = b.bind(c.value, "Int64")
@@ -178,7 +178,7 @@ def _attribute_clause(c: Comparison, b: _Binder) -> str:
             f"({column} IS NOT NULL AND toUnixTimestamp64Milli(assumeNotNull({column})) "
             f"{_SQL_OPS[c.comparator]} {value})"
         )
-    column = _STRING_COLUMNS[c.key]
+    column = status_column if c.key == "status" else _STRING_COLUMNS[c.key]
     if c.comparator in ("IN", "NOT IN"):
         assert isinstance(c.value, tuple)
         values = b.bind(list(c.value), "Array(String)")
@@ -204,8 +204,11 @@ def _dataset_clause(c: Comparison, b: _Binder) -> str:
     return f"arrayExists(d -> {test}, ifNull(datasets, []))"
 
 
-def compile_filter(comparisons: Sequence[Comparison], params: dict[str, Any]) -> str:
-    """The WHERE condition over the run view ('1' for no condition); binds into `params`."""
+def compile_filter(
+    comparisons: Sequence[Comparison], params: dict[str, Any], *, status_column: str = "status"
+) -> str:
+    """The WHERE condition over the run view ('1' for no condition); binds into `params`.
+    `status_column`: mlflow_status for MLflow's API, where a crashed run reads RUNNING."""
     b = _Binder(params)
     parts: list[str] = []
     for c in comparisons:
@@ -216,7 +219,7 @@ def compile_filter(comparisons: Sequence[Comparison], params: dict[str, Any]) ->
         elif c.entity == "tag":
             parts.append(_map_clause("tags", c, b))
         elif c.entity == "attribute":
-            parts.append(_attribute_clause(c, b))
+            parts.append(_attribute_clause(c, b, status_column))
         elif c.entity == "dataset":
             parts.append(_dataset_clause(c, b))
         else:
@@ -224,12 +227,14 @@ def compile_filter(comparisons: Sequence[Comparison], params: dict[str, Any]) ->
     return " AND ".join(parts) if parts else "1"
 
 
-def _order_expr(o: OrderBy, b: _Binder) -> str:
+def _order_expr(o: OrderBy, b: _Binder, status_column: str = "status") -> str:
     direction = "ASC" if o.ascending else "DESC"
     if o.entity in ("metric", "param", "tag"):
         column = {"metric": "metrics", "param": "params", "tag": "tags"}[o.entity]
         key = b.bind(o.key, "String")
         return f"if(mapContains({column}, {key}), {column}[{key}], NULL) {direction} NULLS LAST"
+    if o.key == "status":
+        return f"{status_column} {direction} NULLS LAST"
     column = _TIME_COLUMNS.get(o.key) or _STRING_COLUMNS[o.key]
     return f"{column} {direction} NULLS LAST"
 
@@ -288,11 +293,12 @@ def list_runs(
     }  # fmt: skip
     where_runs = _where_runs(experiments, scope, params)
     b = _Binder(params)
-    condition = compile_filter(comparisons, params)
+    status_column = "status" if scope is None else "mlflow_status"
+    condition = compile_filter(comparisons, params, status_column=status_column)
     if scope is not None:
         stages = b.bind(list(LIFECYCLES[scope.lifecycle]), "Array(String)")
         condition = f"({condition}) AND has({stages}, lifecycle)"
-    orders = [_order_expr(o, b) for o in order_by]
+    orders = [_order_expr(o, b, status_column) for o in order_by]
     # MLflow's natural order breaks the ties: newest first, then run id.
     orders += ["start_time DESC", "run_id ASC"]
     return (
