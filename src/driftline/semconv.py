@@ -117,7 +117,11 @@ ML_EXPERIMENT_DELETE: Final = "ml.experiment.delete"
 ML_EXPERIMENT_RESTORE: Final = "ml.experiment.restore"
 ML_EXPERIMENT_TAGS: Final = "ml.experiment.tags"
 ML_EXPERIMENT_TAGS_DELETE: Final = "ml.experiment.tags_delete"
+# A logged model of the experiment (MLflow 3's LoggedModel): name = model id, and its whole
+# document as JSON in ml.experiment.tag.model; the newest document wins.
+ML_EXPERIMENT_MODEL: Final = "ml.experiment.model"
 ML_EXPERIMENT_EVENTS: Final = (
+    ML_EXPERIMENT_MODEL,
     ML_EXPERIMENT_CREATE,
     ML_EXPERIMENT_RENAME,
     ML_EXPERIMENT_DELETE,

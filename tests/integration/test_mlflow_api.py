@@ -25,8 +25,11 @@ import pytest
 from tests.integration.mlflow_env import tracking_uri  # sets MLflow's env before its import
 
 import mlflow  # noqa: E402, I001
+import mlflow.pyfunc  # noqa: E402
 from mlflow import MlflowClient  # noqa: E402
-from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag, ViewType  # noqa: E402
+from mlflow.entities import (  # noqa: E402
+    Dataset, DatasetInput, InputTag, LoggedModelStatus, Metric, Param, RunTag, ViewType,
+)  # fmt: skip
 from mlflow.exceptions import MlflowException, RestException  # noqa: E402
 
 from driftline.api._gen.driftline.v1 import runs_pb2, runs_pb2_grpc  # noqa: E402
@@ -310,3 +313,26 @@ def test_compare_view_of_mlflow_runs(server: ServerProcess, client: MlflowClient
     runs = {r["run_name"]: r for r in compared["runs"]}
     assert runs["lr-0.1"]["params"]["lr"] == "0.1" and runs["lr-0.01"]["status"] == "FINISHED"
     assert runs["lr-0.1"]["metrics"]["loss"]["latest"] == pytest.approx(0.1)
+
+
+class _Doubler(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+    def predict(self, context: Any, model_input: list[float]) -> list[float]:
+        return [2 * x for x in model_input]
+
+
+def test_log_model_and_load_it_back(
+    client: MlflowClient, stub: runs_pb2_grpc.RunServiceStub
+) -> None:
+    mlflow.set_experiment(f"models-{uuid.uuid4().hex[:6]}")
+    with mlflow.start_run() as run:
+        info = mlflow.pyfunc.log_model(name="doubler", python_model=_Doubler())
+    model = client.get_logged_model(info.model_id)
+    assert model.status == LoggedModelStatus.READY
+    assert model.source_run_id == run.info.run_id
+    loaded = mlflow.pyfunc.load_model(info.model_uri)
+    assert loaded.predict([1.0, 2.5]) == [2.0, 5.0]
+    client.get_run(run.info.run_id)  # the barrier: everything acknowledged is stored
+    recorded = stub.GetRun(runs_pb2.GetRunRequest(run_id=run.info.run_id), timeout=60).artifacts
+    paths = {a.path for a in recorded}
+    assert f"models/{info.model_id}/MLmodel" in paths
+    assert all(a.size > 0 and len(a.sha256) == 64 for a in recorded)

@@ -27,6 +27,7 @@ from driftline.mlflow.errors import invalid, not_found
 
 ROUTE: Final = "/api/2.0/mlflow-artifacts/artifacts"
 _RUN_PATH: Final = re.compile(r"^(?P<exp>[^/]+)/(?P<run>[0-9a-f]{32})/artifacts/(?P<rel>.+)$")
+_MODEL_PATH: Final = re.compile(r"^[^/]+/models/(?P<model>m-[0-9a-f]{32})/artifacts/(?P<rel>.+)$")
 _CHUNK: Final = 1 << 20
 
 
@@ -42,6 +43,12 @@ def run_of(path: str) -> tuple[str, str] | None:
     """(run id, path inside the run's artifacts) when `path` is under a run's artifact root."""
     m = _RUN_PATH.match(path.strip("/"))
     return (m["run"], m["rel"]) if m else None
+
+
+def model_of(path: str) -> tuple[str, str] | None:
+    """(model id, path inside the model) when `path` is under a logged model's artifacts."""
+    m = _MODEL_PATH.match(path.strip("/"))
+    return (m["model"], m["rel"]) if m else None
 
 
 async def receive(request: web.Request, target: Path) -> tuple[int, str]:

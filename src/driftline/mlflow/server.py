@@ -26,6 +26,7 @@ from driftline.mlflow.errors import (
     UNAUTHENTICATED,
     MlflowError,
 )
+from driftline.mlflow.models import LoggedModels
 from driftline.mlflow.store import TrackingStore
 from driftline.mlflow.wire import Fields
 from driftline.receiver.auth import BearerAuth
@@ -65,6 +66,16 @@ ROUTES: Final[tuple[tuple[str, str, Operation], ...]] = (
     ("GET", "/metrics/get-history", TrackingStore.get_metric_history),
     ("GET", "/metrics/get-history-bulk-interval", TrackingStore.get_metric_history_bulk_interval),
 )
+ModelOperation = Callable[[LoggedModels, Fields], Awaitable[dict[str, Any]]]
+MODEL_ROUTES: Final[tuple[tuple[str, str, ModelOperation], ...]] = (
+    ("POST", "/logged-models", LoggedModels.create),
+    ("GET", "/logged-models/{model_id}", LoggedModels.get),
+    ("PATCH", "/logged-models/{model_id}", LoggedModels.finalize),
+    ("PATCH", "/logged-models/{model_id}/tags", LoggedModels.set_tags),
+    ("DELETE", "/logged-models/{model_id}/tags/{tag_key}", LoggedModels.delete_tag),
+    ("POST", "/logged-models/{model_id}/params", LoggedModels.log_params),
+    ("POST", "/runs/outputs", LoggedModels.log_outputs),
+)
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
@@ -79,7 +90,14 @@ def _error(error: MlflowError) -> web.Response:
 
 
 async def _fields(request: web.Request) -> Fields:
-    if request.method == "GET":
+    fields = await _body_fields(request)
+    if request.match_info:  # path parameters, e.g. /logged-models/{model_id}
+        return Fields({**fields.data, **request.match_info}, fields.repeated)
+    return fields
+
+
+async def _body_fields(request: web.Request) -> Fields:
+    if request.method in ("GET", "DELETE"):
         query = request.query
         repeated = {k: query.getall(k) for k in set(query.keys())}
         return Fields({k: v[-1] for k, v in repeated.items()}, repeated)
@@ -95,7 +113,7 @@ async def _fields(request: web.Request) -> Fields:
     return Fields(data)
 
 
-def _handler(store: TrackingStore, operation: Operation) -> Callable[[web.Request], Awaitable[web.Response]]:
+def _handler(store: Any, operation: Any) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handle(request: web.Request) -> web.Response:
         return _json(200, await operation(store, await _fields(request)))
 
@@ -135,7 +153,7 @@ class MlflowApp:
         path = request.match_info["path"]
         target = artifacts.safe_path(self.artifact_root, path)
         size, sha256 = await artifacts.receive(request, target)
-        owner = artifacts.run_of(path)
+        owner = artifacts.run_of(path) or await self._model_owner(path)
         if owner is not None:
             run_id, rel = owner
             try:
@@ -146,6 +164,19 @@ class MlflowApp:
             except MlflowError:
                 log.warning("artifact %s stored, but its run could not be updated", path)
         return _json(200, {})
+
+    async def _model_owner(self, path: str) -> tuple[str, str] | None:
+        """A logged model's file is recorded in the model's source run, as models/<id>/…."""
+        found = artifacts.model_of(path)
+        if found is None:
+            return None
+        model_id, rel = found
+        try:
+            model = await self.store.models._model(model_id)
+        except MlflowError:
+            return None
+        run_id = model["info"].get("source_run_id", "")
+        return (run_id, f"models/{model_id}/{rel}") if run_id else None
 
     async def get_artifact(self, request: web.Request) -> web.StreamResponse:
         return artifacts.download(self.artifact_root, request.match_info["path"])
@@ -168,6 +199,8 @@ def build_app(store: TrackingStore, artifact_root: Path, auth_token: str) -> web
     for prefix in PREFIXES:
         for method, path, operation in ROUTES:
             app.router.add_route(method, prefix + path, _handler(store, operation))
+        for method, path, model_operation in MODEL_ROUTES:
+            app.router.add_route(method, prefix + path, _handler(store.models, model_operation))
     root = artifacts.ROUTE
     app.router.add_get(root, app_state.list_artifacts)
     app.router.add_put(root + "/{path:.+}", app_state.put_artifact)

@@ -158,6 +158,9 @@ class TrackingStore:
         self._experiment_lock = asyncio.Lock()
         self._runs: OrderedDict[str, RunState] = OrderedDict()
         self._locks = [asyncio.Lock() for _ in range(_LOCK_STRIPES)]
+        from driftline.mlflow.models import LoggedModels  # builds on this store
+
+        self.models = LoggedModels(self)
 
     # ---- plumbing ----------------------------------------------------------------------------
 

@@ -28,6 +28,14 @@ class Fields:
         self._data = data
         self._repeated = repeated or {}
 
+    @property
+    def data(self) -> Mapping[str, Any]:
+        return self._data
+
+    @property
+    def repeated(self) -> Mapping[str, list[str]]:
+        return self._repeated
+
     def _raw(self, name: str) -> Any:
         value = self._data.get(name, _MISSING)
         return _MISSING if value is None else value

@@ -46,3 +46,9 @@ def list_experiments(client: Client, database: str, *, timeout_s: float) -> list
 def run_experiment_names(client: Client, database: str, *, timeout_s: float) -> list[RunExperiment]:
     rows = _rows(client, database, runs_sql.experiment_names_of_runs(), timeout_s).result_rows
     return [RunExperiment(str(n), int(f), int(last)) for n, f, last in rows]
+
+
+def logged_models(client: Client, database: str, *, timeout_s: float) -> dict[str, str]:
+    """model id → its newest JSON document."""
+    rows = _rows(client, database, runs_sql.logged_models(), timeout_s).result_rows
+    return {str(model_id): str(doc) for model_id, doc in rows}

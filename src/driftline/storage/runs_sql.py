@@ -353,15 +353,24 @@ def experiments() -> Statement:
     if(argMaxIf(Event, Timestamp, Event IN ('delete', 'restore')) = 'delete',
        'deleted', 'active') AS lifecycle,
     toUnixTimestamp64Nano(minIf(Timestamp, Event = 'create')) AS created_ns,
-    toUnixTimestamp64Nano(max(Timestamp)) AS updated_ns,
+    toUnixTimestamp64Nano(maxIf(Timestamp, Event != 'model')) AS updated_ns,
     arrayFold((acc, x) -> if(x.3, mapFilter((k, v) -> NOT mapContains(x.2, k), acc),
                              mapUpdate(acc, x.2)),
         arraySort(x -> x.1, groupArrayIf((Timestamp, Tags, Event = 'tags_delete'),
-                                         notEmpty(Tags))),
+                                         notEmpty(Tags) AND Event != 'model')),
         {_EMPTY_MAP}) AS tags
 FROM ml_experiments
 GROUP BY ExperimentId
 HAVING countIf(Event = 'create') > 0""",
+        {},
+    )
+
+
+def logged_models() -> Statement:
+    """The newest document of every logged model (MLflow 3's LoggedModel), as JSON."""
+    return (
+        """SELECT Name, argMax(Tags['model'], Timestamp) FROM ml_experiments
+WHERE Event = 'model' GROUP BY ExperimentId, Name""",
         {},
     )
 
