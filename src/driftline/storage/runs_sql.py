@@ -70,7 +70,20 @@ _TERMINAL_SQL: Final = ", ".join(f"'{s}'" for s in semconv.RUN_TERMINAL_STATUSES
 _STATUS_EVENTS: Final = "('end', 'update')"
 
 
-def _run_view(where_runs: str) -> str:
+@dataclass(frozen=True, slots=True)
+class ViewJoins:
+    """Which of the view's joins a statement needs: each costs a pass over its table, and an
+    MLflow search reads metric details and liveness otherwise (or not at all)."""
+
+    liveness: bool = True  # last_seen, hence CRASHED
+    metrics: bool = True  # the latest-value map (filters and orders on metrics)
+    datasets: bool = True  # dataset inputs (datasets.* filters)
+
+
+ALL_JOINS: Final = ViewJoins()
+
+
+def _run_view(where_runs: str, joins: ViewJoins = ALL_JOINS) -> str:
     """Every column the list, get and compare answers read, one row per run.
 
     Status: the newest terminal (or SCHEDULED) status an end/update event set; otherwise
@@ -78,8 +91,13 @@ def _run_view(where_runs: str) -> str:
     without CRASHED (MLflow's RunStatus has no such value; its clients would fail to parse it).
     Names and tags: the newest wins (MLflow's UpdateRun renames, DeleteTag removes keys).
     """
+    last_seen = "l.last_seen" if joins.liveness else "CAST(NULL, 'Nullable(DateTime64(9))')"
+    metrics = "m.metrics" if joins.metrics else "CAST(map(), 'Map(String, Float64)')"
+    datasets = (
+        "d.datasets" if joins.datasets else "CAST([], 'Array(Tuple(String, String, String, UInt8))')"
+    )
     silent = (
-        f"toUnixTimestamp64Nano(greatest(ifNull(l.last_seen, r.start_time), r.start_time))"
+        f"toUnixTimestamp64Nano(greatest(ifNull({last_seen}, r.start_time), r.start_time))"
         f" < {{now:Int64}} - toInt64(1e9 * greatest({{timeout_s:Float64}},"
         f" {_CRASH_FACTOR} * toFloat64OrZero(r.attributes['heartbeat.interval_s'])))"
     )
@@ -89,13 +107,13 @@ def _run_view(where_runs: str) -> str:
     r.attributes['artifact_uri'] AS artifact_uri,
     r.attributes['experiment_id'] AS experiment_id,
     r.lifecycle AS lifecycle,
-    l.last_seen AS last_seen,
+    {last_seen} AS last_seen,
     multiIf(r.last_status IN ({_TERMINAL_SQL}, 'SCHEDULED'), r.last_status,
             {silent}, '{semconv.RUN_CRASHED}', '{semconv.RUN_RUNNING}') AS status,
     multiIf(r.last_status IN ({_TERMINAL_SQL}, 'SCHEDULED'), r.last_status,
             '{semconv.RUN_RUNNING}') AS mlflow_status,
-    m.metrics AS metrics,
-    d.datasets AS datasets
+    {metrics} AS metrics,
+    {datasets} AS datasets
 FROM (
     SELECT RunId AS run_id,
         argMinIf(Experiment, Timestamp, Event = 'start') AS experiment,
@@ -125,23 +143,31 @@ FROM (
     FROM ml_runs
     WHERE {where_runs}
     GROUP BY RunId
-) AS r
-LEFT JOIN (
+{_view_joins(where_runs, joins)}"""
+
+
+def _view_joins(where_runs: str, joins: ViewJoins) -> str:
+    out = [") AS r"]
+    if joins.liveness:
+        out.append(f"""LEFT JOIN (
     SELECT RunId, max(LastSeen) AS last_seen FROM ml_run_liveness
     WHERE RunId IN (SELECT RunId FROM ml_runs WHERE {where_runs}) GROUP BY RunId
-) AS l ON l.RunId = r.run_id
-LEFT JOIN (
+) AS l ON l.RunId = r.run_id""")
+    if joins.metrics:
+        out.append(f"""LEFT JOIN (
     SELECT RunId, mapFromArrays(groupArray(Key), groupArray(v)) AS metrics FROM (
         SELECT RunId, Key, argMaxMerge(Latest) AS v FROM ml_run_latest
         WHERE RunId IN (SELECT RunId FROM ml_runs WHERE {where_runs}) GROUP BY RunId, Key
     ) GROUP BY RunId
-) AS m ON m.RunId = r.run_id
-LEFT JOIN (
+) AS m ON m.RunId = r.run_id""")
+    if joins.datasets:
+        out.append(f"""LEFT JOIN (
     SELECT RunId, groupUniqArray((Name, Digest, Tags['{DATASET_CONTEXT_TAG}'],
                                   mapContains(Tags, '{DATASET_CONTEXT_TAG}'))) AS datasets
     FROM ml_run_inputs
     WHERE RunId IN (SELECT RunId FROM ml_runs WHERE {where_runs}) GROUP BY RunId
-) AS d ON d.RunId = r.run_id"""
+) AS d ON d.RunId = r.run_id""")
+    return "\n".join(out)
 
 
 class _Binder:
@@ -301,9 +327,16 @@ def list_runs(
     orders = [_order_expr(o, b, status_column) for o in order_by]
     # MLflow's natural order breaks the ties: newest first, then run id.
     orders += ["start_time DESC", "run_id ASC"]
+    entities = {c.entity for c in comparisons} | {o.entity for o in order_by}
+    joins = ViewJoins(
+        # MLflow's view needs neither (no CRASHED; metric details are read for the page).
+        liveness=scope is None,
+        metrics=scope is None or "metric" in entities,
+        datasets="dataset" in entities,
+    )
     return (
         f"""SELECT {RUN_COLUMNS}
-FROM ({_run_view(where_runs)})
+FROM ({_run_view(where_runs, joins)})
 WHERE {condition}
 ORDER BY {", ".join(orders)}
 LIMIT {{limit:UInt32}} OFFSET {{offset:UInt64}}""",
