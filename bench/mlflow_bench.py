@@ -35,11 +35,11 @@ from typing import Any
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 os.environ["DO_NOT_TRACK"] = "true"
 
-import grpc  # noqa: E402
-from timing import best_of  # noqa: E402  (bench/timing.py; scripts run as `python bench/…`)
+import grpc
+from timing import best_of
 
-from driftline.api._gen.driftline.v1 import query_pb2, query_pb2_grpc  # noqa: E402
-from driftline.mlflow import events  # noqa: E402
+from driftline.api._gen.driftline.v1 import query_pb2, query_pb2_grpc
+from driftline.mlflow import events
 
 EXPORT = "/opentelemetry.proto.collector.logs.v1.LogsService/Export"
 RUNS_PER_REQUEST = 250
@@ -126,11 +126,13 @@ def ingest_runs(otlp: str, experiment_id: str, n: int) -> None:
                 run_id, ts, experiment_id=experiment_id, experiment_name="bench",
                 run_name=f"run-{i:05d}", user_id="bench",
                 artifact_uri=f"mlflow-artifacts:/{experiment_id}/{run_id}/artifacts"))  # fmt: skip
-            records.append(events.run_params(run_id, ts + 1, {
+            params = {
                 "lr": rng.choice(["0.1", "0.01", "0.001"]), "depth": str(rng.randint(2, 9)),
-                "optimizer": rng.choice(["adam", "sgd"]), "batch": "64", "seed": str(i)}))  # fmt: skip
-            records.append(events.run_tags(run_id, ts + 1, {
-                "team": rng.choice(["search", "ads"]), "mlflow.runName": f"run-{i:05d}"}))  # fmt: skip
+                "optimizer": rng.choice(["adam", "sgd"]), "batch": "64", "seed": str(i),
+            }  # fmt: skip
+            records.append(events.run_params(run_id, ts + 1, params))
+            tags = {"team": rng.choice(["search", "ads"]), "mlflow.runName": f"run-{i:05d}"}
+            records.append(events.run_tags(run_id, ts + 1, tags))
             ms = (ts + 2) // 1_000_000
             records.extend(events.run_metrics(run_id, [
                 events.MetricPoint("accuracy", rng.random(), ms, 0),
@@ -161,9 +163,12 @@ def bench_search(http: Http, client: Any, experiment_id: str) -> dict[str, Any]:
         body = {"experiment_ids": [experiment_id], **args}
         seconds, result = best_of(lambda b=body: http.call("POST", "runs/search", b))
         client_s, _ = best_of(
-            lambda a=args: client.search_runs([experiment_id], a.get("filter", ""),
-                                              order_by=a.get("order_by"),
-                                              max_results=a["max_results"])  # fmt: skip
+            lambda a=args: client.search_runs(
+                [experiment_id],
+                a.get("filter", ""),
+                order_by=a.get("order_by"),
+                max_results=a["max_results"],
+            )
         )
         out[name] = {"rows": len(result.get("runs", [])), "http_s": round(seconds, 3),
                      "mlflow_client_s": round(client_s, 3)}  # fmt: skip

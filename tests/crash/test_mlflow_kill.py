@@ -9,13 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
+from mlflow import MlflowClient
+from mlflow.entities import Metric
 
 from tests.integration.mlflow_env import tracking_uri
-
-from mlflow import MlflowClient  # noqa: E402, I001
-from mlflow.entities import Metric  # noqa: E402
-
-from tests.serve import ServerProcess  # noqa: E402
+from tests.serve import ServerProcess
 
 pytestmark = pytest.mark.crash
 

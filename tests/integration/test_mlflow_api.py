@@ -19,21 +19,26 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import mlflow
+import mlflow.pyfunc
 import numpy as np
 import pytest
-
-from tests.integration.mlflow_env import tracking_uri  # sets MLflow's env before its import
-
-import mlflow  # noqa: E402, I001
-import mlflow.pyfunc  # noqa: E402
-from mlflow import MlflowClient  # noqa: E402
-from mlflow.entities import (  # noqa: E402
-    Dataset, DatasetInput, InputTag, LoggedModelStatus, Metric, Param, RunTag, ViewType,
+from mlflow import MlflowClient
+from mlflow.entities import (
+    Dataset,
+    DatasetInput,
+    InputTag,
+    LoggedModelStatus,
+    Metric,
+    Param,
+    RunTag,
+    ViewType,
 )  # fmt: skip
-from mlflow.exceptions import MlflowException, RestException  # noqa: E402
+from mlflow.exceptions import MlflowException, RestException
 
-from driftline.api._gen.driftline.v1 import runs_pb2, runs_pb2_grpc  # noqa: E402
-from tests.serve import ServerProcess  # noqa: E402
+from driftline.api._gen.driftline.v1 import runs_pb2, runs_pb2_grpc
+from tests.integration.mlflow_env import tracking_uri  # sets MLflow's env before its import
+from tests.serve import ServerProcess
 
 
 @pytest.fixture(scope="module")
@@ -64,9 +69,7 @@ def _cli(server: ServerProcess, *args: str) -> Any:
     return json.loads(done.stdout)
 
 
-def _post(
-    server: ServerProcess, path: str, body: Any, method: str = "POST"
-) -> tuple[int, Any]:
+def _post(server: ServerProcess, path: str, body: Any, method: str = "POST") -> tuple[int, Any]:
     request = urllib.request.Request(
         f"{tracking_uri(server.endpoints)}/api/2.0/mlflow/{path}", method=method,
         data=json.dumps(body).encode(), headers={"Content-Type": "application/json"},
@@ -138,7 +141,9 @@ def test_search_filters_order_and_pages(server: ServerProcess, client: MlflowCli
     rng = random.Random(7)
     truth: dict[str, dict[str, Any]] = {}
     for i in range(12):
-        run = client.create_run(experiment_id, run_name=f"r{i:02d}", start_time=1_700_000_000_000 + i)
+        run = client.create_run(
+            experiment_id, run_name=f"r{i:02d}", start_time=1_700_000_000_000 + i
+        )
         lr, team, acc = rng.choice(["0.01", "0.1", "1.0"]), ("search", "ads")[i % 2], rng.random()
         client.log_batch(
             run.info.run_id, metrics=[Metric("acc", acc, 1_700_000_000_000, 0)],
@@ -178,7 +183,7 @@ def test_search_filters_order_and_pages(server: ServerProcess, client: MlflowCli
         token = page.token
         if not token:
             break
-    assert [len(p) for p in pages] == [5, 5, 2] and sum(pages, []) == by_acc
+    assert [len(p) for p in pages] == [5, 5, 2] and [r for p in pages for r in p] == by_acc
 
     gone = by_acc[0]
     client.delete_run(gone)
@@ -296,7 +301,9 @@ def test_errors_carry_mlflows_codes(server: ServerProcess, client: MlflowClient)
     assert _code(exc) == "INVALID_PARAMETER_VALUE" and "active" in str(exc.value)
 
 
-def test_compare_view_of_mlflow_runs(server: ServerProcess, client: MlflowClient, tmp_path: Path) -> None:
+def test_compare_view_of_mlflow_runs(
+    server: ServerProcess, client: MlflowClient, tmp_path: Path
+) -> None:
     experiment_id = client.create_experiment(f"cmp-{uuid.uuid4().hex[:6]}")
     ids = []
     for lr in ("0.1", "0.01"):

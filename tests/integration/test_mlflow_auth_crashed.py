@@ -11,13 +11,11 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 
 from tests.integration.mlflow_env import tracking_uri
-
-from mlflow import MlflowClient  # noqa: E402, I001
-from mlflow.exceptions import MlflowException  # noqa: E402
-
-from tests.serve import ServerProcess  # noqa: E402
+from tests.serve import ServerProcess
 
 TOKEN = "s3cret-token"
 

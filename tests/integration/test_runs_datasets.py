@@ -42,9 +42,14 @@ def db(chdb_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tup
             run_id = f"{i:032x}"
             records.append(
                 events.run_start(
-                    run_id, now + i, experiment_id="7", experiment_name="ds", run_name=name,
-                    user_id="u", artifact_uri="",
-                )  # fmt: skip
+                    run_id,
+                    now + i,
+                    experiment_id="7",
+                    experiment_name="ds",
+                    run_name=name,
+                    user_id="u",
+                    artifact_uri="",
+                )
             )
             for j, (dname, digest, context) in enumerate(inputs):
                 tags = {} if context is None else {"mlflow.data.context": context}

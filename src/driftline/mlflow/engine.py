@@ -4,6 +4,7 @@ blocking and not thread-safe), made on first use by the factory."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -40,7 +41,5 @@ class Engine:
         with self._lock:
             clients, self._clients = self._clients, []
         for client in clients:
-            try:
+            with contextlib.suppress(Exception):  # best effort; the process may be exiting
                 client.close()
-            except Exception:  # closing is best effort; the process may be exiting
-                pass

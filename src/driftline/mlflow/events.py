@@ -25,14 +25,14 @@ from typing import Any, Final
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
-from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, SeverityNumber
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from driftline import semconv
 
 SERVICE_NAME: Final = "mlflow"  # ServiceName of the rows MLflow clients wrote
 SCOPE_NAME: Final = "driftline.mlflow"
-_INFO: Final = 9  # SeverityNumber.INFO
+_INFO: Final = SeverityNumber.SEVERITY_NUMBER_INFO
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +197,9 @@ def run_input(run_id: str, ts_ns: int, d: Dataset) -> LogRecord:
     return _run(run_id, semconv.ML_RUN_INPUT, ts_ns, attrs)
 
 
-def run_artifact(run_id: str, ts_ns: int, *, uri: str, path: str, size: int, sha256: str) -> LogRecord:
+def run_artifact(
+    run_id: str, ts_ns: int, *, uri: str, path: str, size: int, sha256: str
+) -> LogRecord:
     return _run(
         run_id, semconv.ML_RUN_ARTIFACT, ts_ns,
         [

@@ -84,7 +84,8 @@ class LoggedModels:
             "model_id": model_id, "experiment_id": experiment_id,
             "name": f.text("name") or f"model-{model_id[2:10]}",
             "creation_timestamp_ms": now, "last_updated_timestamp_ms": now,
-            "artifact_uri": f"{experiment.artifact_location.rstrip('/')}/models/{model_id}/artifacts",
+            "artifact_uri": f"{experiment.artifact_location.rstrip('/')}/models/{model_id}"
+            "/artifacts",
             "status": STATUSES[0], "model_type": f.text("model_type"),
             "source_run_id": f.text("source_run_id"), "tags": _pairs(f.objects("tags")),
         }  # fmt: skip

@@ -85,7 +85,9 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> web.
 
 
 def _error(error: MlflowError) -> web.Response:
-    headers = {"Retry-After": str(max(1, round(error.retry_after_s)))} if error.retry_after_s else None
+    headers = (
+        {"Retry-After": str(max(1, round(error.retry_after_s)))} if error.retry_after_s else None
+    )
     return _json(error.http_status, error.body(), headers)
 
 

@@ -67,7 +67,8 @@ _STATUS_NUMBERS: Final = {"1": "RUNNING", "2": "SCHEDULED", "3": "FINISHED", "4"
                           "5": "KILLED"}  # fmt: skip
 _LOCK_STRIPES: Final = 64
 _ADJECTIVES: Final = ("amber", "bold", "calm", "brave", "bright", "clever", "gentle", "keen",
-                      "lucky", "quiet", "rapid", "sunny", "swift", "vivid", "wise", "zesty")  # fmt: skip
+                      "lucky", "quiet", "rapid", "sunny", "swift", "vivid", "wise",
+                      "zesty")  # fmt: skip
 _NOUNS: Final = ("otter", "falcon", "lynx", "heron", "panda", "koala", "bison", "finch",
                  "gecko", "ibis", "lemur", "moose", "newt", "orca", "quail", "wren")  # fmt: skip
 
@@ -121,11 +122,17 @@ def _check_key(kind: str, key: str) -> None:
 
 def _plain_metric(item: Mapping[str, Any]) -> events.MetricPoint | None:
     """The common case of a metric, or None to take the checking path (which words errors)."""
-    key, value, ts, step = item.get("key"), item.get("value"), item.get("timestamp"), item.get("step", 0)
+    key, value, ts, step = (
+        item.get("key"),
+        item.get("value"),
+        item.get("timestamp"),
+        item.get("step", 0),
+    )
     if (
         type(key) is str and 0 < len(key) <= MAX_ENTITY_KEY_LENGTH and "/" not in key
         and type(value) in (float, int) and type(ts) is int and type(step) is int
     ):  # fmt: skip
+        assert isinstance(value, float | int) and isinstance(ts, int) and isinstance(step, int)
         return events.MetricPoint(key, float(value), ts, step)
     return None
 
@@ -205,7 +212,9 @@ class TrackingStore:
             raise not_found(f"No Experiment with id={experiment_id} exists")
         return found
 
-    def _by_name(self, experiments: Mapping[str, ExperimentInfo], name: str) -> ExperimentInfo | None:
+    def _by_name(
+        self, experiments: Mapping[str, ExperimentInfo], name: str
+    ) -> ExperimentInfo | None:
         return next((e for e in experiments.values() if e.name == name), None)
 
     async def _write_experiment(
@@ -217,9 +226,13 @@ class TrackingStore:
         if e.experiment_id not in self._stored_experiments:  # the implicit Default, first write
             records.append(
                 events.experiment(
-                    semconv.ML_EXPERIMENT_CREATE, e.experiment_id, ts, name=e.name,
-                    artifact_location=e.artifact_location, tags=e.tags,
-                )  # fmt: skip
+                    semconv.ML_EXPERIMENT_CREATE,
+                    e.experiment_id,
+                    ts,
+                    name=e.name,
+                    artifact_location=e.artifact_location,
+                    tags=e.tags,
+                )
             )
             ts = self._durable.stamp()
         if event != semconv.ML_EXPERIMENT_CREATE or not records:
@@ -230,7 +243,9 @@ class TrackingStore:
     async def create_experiment(self, f: wire.Fields) -> dict[str, Any]:
         name = f.text("name", required=True)
         if len(name) > MAX_EXPERIMENT_NAME_LENGTH:
-            raise invalid(f"Experiment name exceeds the maximum length of {MAX_EXPERIMENT_NAME_LENGTH}")
+            raise invalid(
+                f"Experiment name exceeds the maximum length of {MAX_EXPERIMENT_NAME_LENGTH}"
+            )
         tags = self._tags(f.objects("tags"))
         location = f.text("artifact_location")
         async with self._experiment_lock:
@@ -292,7 +307,10 @@ class TrackingStore:
                 raise not_found(f"No Experiment with id={experiment_id} exists")
             if event == semconv.ML_EXPERIMENT_DELETE:
                 if experiment_id == DEFAULT_EXPERIMENT_ID:
-                    raise invalid(f"Cannot delete the default experiment '{experiment_id}'. This is an internally reserved experiment.")
+                    raise invalid(
+                        f"Cannot delete the default experiment '{experiment_id}'. This is an "
+                        "internally reserved experiment."
+                    )
                 if e.lifecycle == "deleted":
                     raise invalid(f"Cannot delete an already deleted experiment: {experiment_id}")
             if event == semconv.ML_EXPERIMENT_RESTORE and e.lifecycle != "deleted":
@@ -588,12 +606,16 @@ class TrackingStore:
 
     async def log_param(self, f: wire.Fields) -> dict[str, Any]:
         run_id = f.text("run_id") or f.text("run_uuid")
-        await self._log(run_id, params=[{"key": f.text("key", required=True), "value": f.text("value")}])
+        await self._log(
+            run_id, params=[{"key": f.text("key", required=True), "value": f.text("value")}]
+        )
         return {}
 
     async def set_tag(self, f: wire.Fields) -> dict[str, Any]:
         run_id = f.text("run_id") or f.text("run_uuid")
-        await self._log(run_id, tags=[{"key": f.text("key", required=True), "value": f.text("value")}])
+        await self._log(
+            run_id, tags=[{"key": f.text("key", required=True), "value": f.text("value")}]
+        )
         return {}
 
     async def log_batch(self, f: wire.Fields) -> dict[str, Any]:
@@ -628,7 +650,9 @@ class TrackingStore:
             state = await self._active(run_id)
             if key not in state.tags:
                 raise not_found(f"No tag with name: {key} in run with id {run_id}")
-            await self._durable.append([events.run_tags_delete(run_id, self._durable.stamp(), [key])])
+            await self._durable.append(
+                [events.run_tags_delete(run_id, self._durable.stamp(), [key])]
+            )
             del state.tags[key]
         return {}
 
@@ -760,9 +784,7 @@ class TrackingStore:
         s = series.get(key)
         points = [] if s is None else list(zip(s.steps, s.timestamps_ns, s.values, strict=True))
         page = points[offset : offset + limit]
-        out: dict[str, Any] = {
-            "metrics": [wire.metric(key, v, ts, step) for step, ts, v in page]
-        }
+        out: dict[str, Any] = {"metrics": [wire.metric(key, v, ts, step) for step, ts, v in page]}
         if offset + limit < len(points):
             out["next_page_token"] = runs_query.encode_page_token(offset + limit)
         return out
@@ -773,7 +795,9 @@ class TrackingStore:
         if not run_ids:
             raise invalid("GetMetricHistoryBulkInterval request must specify at least one run_id.")
         if len(run_ids) > 100:
-            raise invalid("GetMetricHistoryBulkInterval request cannot specify more than 100 run_ids.")
+            raise invalid(
+                "GetMetricHistoryBulkInterval request cannot specify more than 100 run_ids."
+            )
         start, end = f.integer("start_step"), f.integer("end_step")
         if (start is None) != (end is None):
             raise invalid("If either start step or end step are specified, both must be specified.")

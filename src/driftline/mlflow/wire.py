@@ -54,10 +54,14 @@ class Fields:
                 )
             return default
         if not isinstance(value, str):
-            raise invalid(f"Invalid value {value!r} for parameter '{name}' supplied: expected a string")
+            raise invalid(
+                f"Invalid value {value!r} for parameter '{name}' supplied: expected a string"
+            )
         return value
 
-    def integer(self, name: str, *, required: bool = False, default: int | None = None) -> int | None:
+    def integer(
+        self, name: str, *, required: bool = False, default: int | None = None
+    ) -> int | None:
         value = self._raw(name)
         if value is _MISSING or value == "":
             if required:
@@ -122,7 +126,9 @@ def parse_double(name: str, value: Any) -> float:
     try:
         return float(value)
     except (TypeError, ValueError):
-        raise invalid(f"Invalid value {value!r} for parameter '{name}': expected a number") from None
+        raise invalid(
+            f"Invalid value {value!r} for parameter '{name}': expected a number"
+        ) from None
 
 
 def double(value: float) -> float | str:

@@ -94,7 +94,9 @@ def _run_view(where_runs: str, joins: ViewJoins = ALL_JOINS) -> str:
     last_seen = "l.last_seen" if joins.liveness else "CAST(NULL, 'Nullable(DateTime64(9))')"
     metrics = "m.metrics" if joins.metrics else "CAST(map(), 'Map(String, Float64)')"
     datasets = (
-        "d.datasets" if joins.datasets else "CAST([], 'Array(Tuple(String, String, String, UInt8))')"
+        "d.datasets"
+        if joins.datasets
+        else "CAST([], 'Array(Tuple(String, String, String, UInt8))')"
     )
     silent = (
         f"toUnixTimestamp64Nano(greatest(ifNull({last_seen}, r.start_time), r.start_time))"
@@ -286,7 +288,9 @@ class MlflowScope:
     lifecycle: str = "active"
 
 
-def _where_runs(experiments: Sequence[str], scope: MlflowScope | None, params: dict[str, Any]) -> str:
+def _where_runs(
+    experiments: Sequence[str], scope: MlflowScope | None, params: dict[str, Any]
+) -> str:
     if scope is not None:
         params["exp_ids"] = list(scope.experiment_ids)
         params["exp_names"] = list(scope.experiment_names)

@@ -159,6 +159,7 @@ def test_datasets_compile_to_an_exists_over_the_runs_inputs() -> None:
     assert sql.startswith("arrayExists(d -> d.4 AND d.3 = ")  # a context needs the tag
     assert list(params.values()) == ["train"]
 
+
 def test_comparison_is_a_plain_value() -> None:
     (c,) = parse_filter("metrics.a > 1")
     assert c == Comparison("metric", "a", ">", 1.0, 0)
