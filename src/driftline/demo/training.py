@@ -26,7 +26,7 @@ def _design(rows: list[dict[str, Any]]) -> tuple[np.ndarray, list[str]]:
     levels = {c: sorted({str(r[c]) for r in rows}) for c in CATEGORICAL}
     names = [*NUMERIC, *(f"{c}={v}" for c in CATEGORICAL for v in levels[c])]
     x = np.array(
-        [[_transform(n, float(r[n])) for n in NUMERIC]
+        [[_transform(n, float(r[n])) if r[n] is not None else 0.0 for n in NUMERIC]
          + [float(str(r[c]) == v) for c in CATEGORICAL for v in levels[c]] for r in rows]
     )  # fmt: skip
     return np.hstack([np.ones((len(rows), 1)), x]), ["bias", *names]
