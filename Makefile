@@ -50,6 +50,7 @@ bench: install
 	$(BIN)/python bench/sdk_bench.py
 	$(BIN)/python bench/processors_bench.py
 	$(BIN)/python bench/runs_bench.py
+	$(BIN)/python bench/mlflow_bench.py
 	$(BIN)/python bench/forward_bench.py
 
 clean:

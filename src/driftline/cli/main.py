@@ -38,6 +38,7 @@ SERVE_FLAGS: dict[str, str] = {
     "otlp_http": "receivers.otlp.protocols.http.endpoint",
     "query_grpc": "query.endpoint",
     "metrics": "telemetry.metrics_endpoint",
+    "mlflow": "mlflow.endpoint",
     "clickhouse_url": "exporters.clickhouse.endpoint",
     "wal_sync": "wal.sync",
 }
@@ -151,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--metrics", metavar="HOST:PORT", help="Prometheus /metrics (default 127.0.0.1:9464)"
     )
+    serve.add_argument("--mlflow", metavar="HOST:PORT", help="MLflow API (default 127.0.0.1:5000)")
     serve.add_argument(
         "--clickhouse-url",
         metavar="URL",

@@ -21,6 +21,7 @@ DEFAULT_DATA_DIR: Final = "./driftline-data"
 DEFAULT_OTLP_GRPC: Final = "127.0.0.1:4317"
 DEFAULT_OTLP_HTTP: Final = "127.0.0.1:4318"
 DEFAULT_QUERY_GRPC: Final = "127.0.0.1:4319"
+DEFAULT_MLFLOW: Final = "127.0.0.1:5000"
 DEFAULT_METRICS: Final = "127.0.0.1:9464"
 DEFAULT_MAX_RECV_MIB: Final = 64  # the OTLP spec's recommendation
 DEFAULT_SEGMENT_MIB: Final = 64
@@ -303,6 +304,23 @@ class RunsConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MlflowConfig:
+    """`mlflow`: MLflow's tracking REST API (driftline.mlflow). Follows the query token rules.
+    `read_timeout` bounds how long a read waits for earlier writes to reach ClickHouse."""
+
+    enabled: bool = True
+    endpoint: str = DEFAULT_MLFLOW
+    artifacts_dir: str = ""  # default <data_dir>/artifacts
+    read_timeout_s: float = 30.0  # YAML key `read_timeout`
+
+    def validate(self, path: str) -> list[str]:
+        problems = _endpoint_problems(f"{path}.endpoint", self.endpoint) if self.enabled else []
+        if self.read_timeout_s <= 0:
+            problems.append(f"{path}.read_timeout: must be > 0")
+        return problems
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TelemetryConfig:
     """`telemetry`: driftline's own Prometheus endpoint and log level."""
 
@@ -329,6 +347,7 @@ class DriftlineConfig:
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     processors: ProcessorsConfig = field(default_factory=ProcessorsConfig)
     runs: RunsConfig = field(default_factory=RunsConfig)
+    mlflow: MlflowConfig = field(default_factory=MlflowConfig)
 
     def validate(self) -> list[str]:
         return (
@@ -342,6 +361,7 @@ class DriftlineConfig:
             + self.alerts.validate("alerts", frozenset(s.model for s in self.analysis.slos))
             + self.processors.validate("processors")
             + self.runs.validate("runs")
+            + self.mlflow.validate("mlflow")
             + validate_destinations(
                 self.exporters.otlp,
                 "exporters.otlp",

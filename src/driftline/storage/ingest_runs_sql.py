@@ -53,6 +53,7 @@ _LIFECYCLE: Final = (
     semconv.ML_RUN_TAGS,
     semconv.ML_RUN_ARTIFACT,
     semconv.ML_RUN_END,
+    *semconv.ML_RUN_MLFLOW_EVENTS,  # written by driftline.mlflow: update, delete, restore, …
 )
 # Attributes with a column of their own, or a map of their own: not repeated in `Attributes`.
 _OWN_COLUMN: Final = (
@@ -201,4 +202,9 @@ GROUP BY RunId"""
 
 
 def run_statements() -> list[IngestStatement]:
-    return [runs_statement(), metrics_statement(), latest_statement(), liveness_statement()]
+    from driftline.storage.ingest_mlflow_sql import mlflow_statements  # builds on this module
+
+    return [
+        runs_statement(), metrics_statement(), latest_statement(), liveness_statement(),
+        *mlflow_statements(),
+    ]  # fmt: skip

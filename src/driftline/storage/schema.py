@@ -16,7 +16,7 @@ from typing import Final
 from driftline.storage.ddl import DdlContext, Migration
 from driftline.storage.schema_ml import ml_features_scan_codecs, ml_tables
 from driftline.storage.schema_references import reference_tables
-from driftline.storage.schema_runs import run_tables
+from driftline.storage.schema_runs import mlflow_tables, run_tables
 from driftline.storage.schema_staging import span_staging
 
 __all__ = [
@@ -296,6 +296,7 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         "otel_traces_trace_id_ts: AggregatingMergeTree by TraceId (exporter's current)",
         _trace_id_ts_aggregating,
     ),
+    Migration(13, "ml_experiments, ml_run_inputs (MLflow tracking API)", mlflow_tables),
 )
 
 

@@ -92,6 +92,8 @@ class ClickHouseSink:
         # Item counts of the batch being built and written: decoding a request to count its
         # items costs ~1 ms per 1000 spans with the GIL held, so each record is counted once.
         self._counted: dict[int, int] = {}
+        # flush_now(): a reader waits for what is pending (driftline.mlflow's read barrier).
+        self._hurry = threading.Event()
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -110,6 +112,12 @@ class ClickHouseSink:
         """The lifecycle's stop: an INSERT in flight cannot be interrupted, so it gets at least
         the usual 30 s to finish."""
         self.stop(max(grace_s, 30.0))
+
+    def flush_now(self) -> None:
+        """Write the batch being built without waiting for `flush_interval` (a reader waits
+        for it). While a batch is open the sink polls the WAL every 10 ms, so this is seen
+        within that."""
+        self._hurry.set()
 
     # ---- the loop ----------------------------------------------------------------------------
 
@@ -157,12 +165,14 @@ class ClickHouseSink:
             if rows >= cfg.max_rows or size >= max_bytes:
                 return batch
             remaining = deadline - time.monotonic()
-            if batch and remaining <= 0:
+            if batch and (remaining <= 0 or self._hurry.is_set()):
+                self._hurry.clear()
                 return batch
             if not batch:
                 deadline = time.monotonic() + cfg.flush_interval_s
                 remaining = cfg.flush_interval_s
-            self._read(min(max(remaining, 0.01), 0.5), max_bytes - size)
+            poll = 0.01 if batch else 0.5  # an open batch: notice flush_now() soon
+            self._read(min(max(remaining, 0.01), poll), max_bytes - size)
         return batch
 
     def _rows(self, record: Record) -> int:
