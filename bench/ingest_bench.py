@@ -91,7 +91,7 @@ def main() -> int:
         [
             sys.executable, "-m", "driftline", "serve", "--data-dir", str(data_dir),
             "--otlp-grpc", "127.0.0.1:0", "--otlp-http", "127.0.0.1:0",
-            "--query-grpc", "127.0.0.1:0", "--metrics", "127.0.0.1:0",
+            "--query-grpc", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--console", "127.0.0.1:0",
             "--wal-sync", args.wal_sync,
         ],
         stderr=server_log,

@@ -191,6 +191,21 @@ def _start_monitors(
         service.closers.append(engine)
 
 
+async def _start_console(cfg: DriftlineConfig, service: RunningService, query_server: Any) -> None:
+    """The web console (console/): an HTTP server that asks the query API like any client.
+    It stops before the query server (it is one of its clients)."""
+    if not cfg.console.enabled:
+        return
+    from driftline.console.server import start_console_server
+
+    tls_ca = cfg.query.tls.cert_file if cfg.query.tls.enabled else ""
+    runner, port = await start_console_server(
+        cfg.console.endpoint, service.endpoints["query_grpc"], cfg.query.auth_token, tls_ca=tls_ca
+    )
+    service.closers.insert(service.closers.index(query_server), runner)
+    service.endpoints["console"] = f"{_host(cfg.console.endpoint)}:{port}"
+
+
 class _Unregister:
     def __init__(self, collector: Collector) -> None:
         self._collector = collector
@@ -278,6 +293,7 @@ async def start(
     )
     service.closers.append(query_server)
     service.endpoints["query_grpc"] = f"{_host(cfg.query.endpoint)}:{query_port}"
+    await _start_console(cfg, service, query_server)
     _start_monitors(cfg, target, durable, service)
 
     metrics_host, _, metrics_port = cfg.telemetry.metrics_endpoint.rpartition(":")

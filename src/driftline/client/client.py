@@ -18,7 +18,14 @@ from typing import Any, Final
 
 import grpc
 
-from driftline.api._gen.driftline.v1 import query_pb2, query_pb2_grpc, runs_pb2, runs_pb2_grpc
+from driftline.api._gen.driftline.v1 import (
+    console_pb2,
+    console_pb2_grpc,
+    query_pb2,
+    query_pb2_grpc,
+    runs_pb2,
+    runs_pb2_grpc,
+)
 from driftline.client import types as t
 from driftline.client.labels import LABELS_PER_REQUEST, label_messages
 from driftline.client.times import TimeLike, time_range
@@ -82,6 +89,7 @@ class Client:
             self._channel = grpc.insecure_channel(self.endpoint, options=options)
         self._query = query_pb2_grpc.QueryServiceStub(self._channel)  # type: ignore[no-untyped-call]
         self._runs = runs_pb2_grpc.RunServiceStub(self._channel)  # type: ignore[no-untyped-call]
+        self._console = console_pb2_grpc.ConsoleServiceStub(self._channel)  # type: ignore[no-untyped-call]
 
     def __enter__(self) -> Client:
         return self
@@ -93,8 +101,8 @@ class Client:
         self._channel.close()
 
     def call(self, method: str, request: Any, *, service: str = "query") -> Any:
-        """Any unary RPC by name (`service` "query" or "runs"), raw messages in and out."""
-        stub = self._query if service == "query" else self._runs
+        """Any unary RPC by name (`service` "query", "runs" or "console"), raw messages."""
+        stub = {"query": self._query, "runs": self._runs, "console": self._console}[service]
         metadata = (("authorization", f"Bearer {self._token}"),) if self._token else ()
         try:
             return getattr(stub, method)(request, timeout=self._timeout, metadata=metadata)
@@ -173,6 +181,30 @@ class Client:
             limit=limit,
         )
         return t.Rows(t.rows_as(t.LogRecord, table(self.call("SearchLogs", request))))
+
+    def inferences(
+        self,
+        model: str,
+        *,
+        version: str = "",
+        since: Any = None,
+        start: TimeLike = None,
+        end: TimeLike = None,
+        errors_only: bool = False,
+        min_duration_ms: float = 0.0,
+        limit: int = 0,
+    ) -> t.Rows[t.Inference]:
+        """A model's recent inferences, newest first (trace ids lead to `trace()`)."""
+        request = console_pb2.SearchInferencesRequest(
+            model=model,
+            version=version,
+            range=time_range(start, end, since),
+            errors_only=errors_only,
+            min_duration_ms=min_duration_ms,
+            limit=limit,
+        )
+        response = self.call("SearchInferences", request, service="console")
+        return t.Rows(t.rows_as(t.Inference, table(response)))
 
     def record_labels(
         self,

@@ -182,6 +182,21 @@ class LogRecord:
     attributes: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Inference:
+    """One row of SearchInferences."""
+
+    time: str = ""
+    version: str = ""
+    trace_id: str = ""
+    span_id: str = ""
+    inference_id: str = ""
+    duration_ms: float = 0.0
+    status: str = ""
+    prediction: str = ""
+    score: float = 0.0
+
+
 def rows_as(cls: type[T], table: Table) -> list[T]:
     """The table's rows as `cls` instances, matched by column name (unknown columns ignored)."""
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
