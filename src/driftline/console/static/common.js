@@ -150,7 +150,7 @@ const DL = (() => {
   // A time-series chart: x in Unix seconds; series [{label, values, color, dash, width}].
   function lineChart(target, { x, series, height = 220, yLabel = "", log = false }) {
     if (log) {
-      const floor = 1e-300;  // a p-value of 0 is below double precision: drawn at the floor
+      const floor = 1e-16;  // smaller p-values (down to 0) are drawn at the floor
       series = series.map((s) => ({ ...s, values: s.values.map((v) => (v === null ? null : Math.max(v, floor))) }));
     }
     const opts = {

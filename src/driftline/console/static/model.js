@@ -90,7 +90,7 @@
           el("span", { class: "muted" }, ` ${first.method || ""}`)),
         box));
       lineChart(box, {
-        x, height: 160, yLabel: P_VALUE_METHODS.has(first.method) ? "p-value (log)" : "score",
+        x, height: 160, yLabel: P_VALUE_METHODS.has(first.method) ? "p-value (log, ≥1e-16)" : "score",
         log: P_VALUE_METHODS.has(first.method),
         series: [
           { label: "score", values: per.map((f) => (f ? f.score : null)) },

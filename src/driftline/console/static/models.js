@@ -14,9 +14,10 @@
     answer = await api("models", { since });
   } catch (error) {
     app.append(failure(error));
+    document.body.dataset.painted = "1";
     return;
   }
-  const rows = answer.models.map((m) => ({ ...m, key: `${m.model}\u0000${m.version}` }));
+  const rows = answer.models.map((m) => ({ ...m, key: `${m.model}::${m.version}` }));
   const verdicts = new Map();
   const columns = [
     { key: "model", label: "model", render: (r) => el("a", { href: href("/model", { model: r.model, version: r.version }) }, r.model) },
@@ -35,6 +36,7 @@
   ];
   if (!rows.length) {
     app.append(card("No models yet", DL.notice(`No inference spans in the last ${since}. Send spans with ml.model.name (see the README).`)));
+    document.body.dataset.painted = document.body.dataset.verdicts = "1";
     return;
   }
   const grid = table(columns, rows, { sortParam: "sort" });
