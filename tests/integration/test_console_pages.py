@@ -145,9 +145,14 @@ def test_model_page_drift_latency_accuracy_versions(
     assert {"distribution amount", "latency", "accuracy"} <= set(names)
 
     versions = {str(r["version"]): r for r in version_rows}
-    latency = {g.keys["version"]: g for g in client.latency("fraud", since="24h", group_by=["version"]).groups}
+    latency = {
+        g.keys["version"]: g
+        for g in client.latency("fraud", since="24h", group_by=["version"]).groups
+    }
     for version, row in versions.items():
-        assert int(number(row["count"])) == latency[version].count == seeded.spans[("fraud", version)]
+        assert (
+            int(number(row["count"])) == latency[version].count == seeded.spans[("fraud", version)]
+        )
         assert number(row["p99_ms"]) == latency[version].p99_ms
     perf = client.performance("fraud", since="24h", group_by=["version"])
     v4 = next(g for g in perf.groups if g.keys["version"] == "4")
@@ -172,10 +177,12 @@ def test_traces_page_waterfall_logs_and_inferences(
     assert bars == len(spans) == 3  # request → features, predict
     assert [r["body"] for r in logs] == [r.body for r in client.logs(trace_id=seeded.trace_id)]
     assert seeded.log_text in [r["body"] for r in logs]
-    expected = client.inferences("fraud", since="24h", limit=50)
+    expected = client.inferences("fraud", since="24h", limit=25)
     assert [r["trace_id"] for r in inferences] == [i.trace_id for i in expected]
 
-    with open_page(browser, url(live, f"/traces?text={seeded.log_text[-8:]}&severity=ERROR")) as page:
+    with open_page(
+        browser, url(live, f"/traces?text={seeded.log_text[-8:]}&severity=ERROR")
+    ) as page:
         page.wait_for_selector("body[data-painted]", timeout=30_000)
         assert [r["body"] for r in cells(page, "#logs-table table")] == [seeded.log_text]
 

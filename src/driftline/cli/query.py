@@ -32,7 +32,8 @@ from driftline.api._gen.driftline.v1 import query_pb2
 from driftline.cli.client import Connection, QueryClient, add_connection_arguments
 from driftline.cli.sql import _code_name, _details
 from driftline.config.load import parse_duration
-from driftline.report.html import DriftView, FeatureView, render_drift_report
+from driftline.report.drift_view import drift_view
+from driftline.report.html import render_drift_report
 
 
 def _ago(value: str | None, now_ns: int) -> int:
@@ -183,34 +184,6 @@ def _print_drift(r: query_pb2.GetDriftResponse) -> None:
              for f in sorted(window.features, key=lambda f: (not f.drifted, f.feature))],
         ))  # fmt: skip
         print()
-
-
-def drift_view(response: query_pb2.GetDriftResponse, reference: str) -> DriftView:
-    """The HTML report's view of a GetDrift answer (its last window), `reference` described."""
-    window = response.windows[-1]
-    return DriftView(
-        model=response.model,
-        reference=reference,
-        current=f"{_when(window.start_unix_nano)} … {_when(window.end_unix_nano)}",
-        drift_share=response.drift_share,
-        features=[
-            FeatureView(
-                f.feature,
-                f.kind,
-                f.method,
-                f.score,
-                f.threshold,
-                f.drifted,
-                list(f.bins),
-                list(f.reference_shares),
-                list(f.current_shares),
-                f.n_reference,
-                f.n_current,
-            )
-            for f in window.features
-        ],
-        generated_at=_when(time.time_ns()),
-    )
 
 
 def _report(args: argparse.Namespace) -> int:

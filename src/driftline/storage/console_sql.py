@@ -34,7 +34,8 @@ def search_inferences(
     return (
         f"""SELECT Timestamp AS time, ModelVersion AS version, TraceId AS trace_id,
     SpanId AS span_id, InferenceId AS inference_id, round(Duration / 1e6, 3) AS duration_ms,
-    StatusCode AS status, if(PredictionClass != '', PredictionClass, toString(Prediction))
+    StatusCode AS status,
+    if(PredictionClass != '', PredictionClass, if(isNaN(Prediction), '', toString(Prediction)))
     AS prediction, Score AS score
 FROM ml_inferences
 {_where(clauses)}

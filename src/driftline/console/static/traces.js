@@ -50,7 +50,7 @@
     const target = card(`Recent inferences of ${q.model}`);
     results.append(target);
     try {
-      const answer = await api("inferences", { model: q.model, since: q.since, limit: 50 });
+      const answer = await api("inferences", { model: q.model, since: q.since, limit: 25 });
       if (!answer.inferences.length) return target.append(notice("no inferences of this model in range"));
       target.append(el("div", { id: "inferences-table" }, table([
         { key: "time", fmt: time }, { key: "version" }, { key: "duration_ms", label: "ms", num: true },
