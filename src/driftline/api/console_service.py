@@ -5,14 +5,16 @@ statement → the read-only path with the server's row and time limits → SqlRe
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import grpc
 from clickhouse_connect.driver.client import Client
 
+from driftline import telemetry
 from driftline.api._gen.driftline.v1 import console_pb2, console_pb2_grpc, query_pb2
 from driftline.api.engine import EnginePool
-from driftline.api.query_service import DEFAULT_LOG_LIMIT, _call, row_limit, time_limit
+from driftline.api.query_service import DEFAULT_LOG_LIMIT, row_limit, time_limit
+from driftline.api.status import code_label, status_for
 from driftline.api.values import sql_response
 from driftline.config.model import QueryConfig
 from driftline.errors import InvalidInputError
@@ -50,4 +52,21 @@ class ConsoleServicer(console_pb2_grpc.ConsoleServiceServicer):
             )
             return sql_response(result)
 
-        return await _call("SearchInferences", context, handle)
+        return await _answer("SearchInferences", context, handle)
+
+
+async def _answer(
+    method: str,
+    context: grpc.aio.ServicerContext,
+    handle: Callable[[], Awaitable[query_pb2.SqlResponse]],
+) -> query_pb2.SqlResponse:
+    """Errors → status codes (status.py), every call counted, as QueryService does."""
+    try:
+        response = await handle()
+    except Exception as exc:
+        code, message = status_for(exc)
+        telemetry.QUERY_REQUESTS.labels(method=method, code=code_label(code)).inc()
+        await context.abort(code, message)
+        raise AssertionError("context.abort returned") from exc
+    telemetry.QUERY_REQUESTS.labels(method=method, code=code_label(grpc.StatusCode.OK)).inc()
+    return response
