@@ -59,6 +59,7 @@
     driftOverTime(), distributions(), latency(), accuracy(), versions(),
   ].map((work) => work.catch((error) => console.warn(error))));
   document.body.dataset.painted = "1";
+  document.body.dataset.paintedAt = String(performance.now());  // read by bench/console_bench.py
 
   async function driftOverTime() {
     const target = sections.drift;
