@@ -53,6 +53,7 @@ bench: install
 	$(BIN)/python bench/processors_bench.py
 	$(BIN)/python bench/runs_bench.py
 	$(BIN)/python bench/forward_bench.py
+	$(BIN)/python bench/console_bench.py
 
 clean:
 	rm -rf $(VENV) $(GEN) .pytest_cache .mypy_cache .ruff_cache

@@ -285,6 +285,12 @@ class FeatureDrift:
 
 
 @dataclass(frozen=True, slots=True)
+class TimeRange:
+    start_unix_nano: int = 0
+    end_unix_nano: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class DriftWindow:
     start_unix_nano: int = 0
     end_unix_nano: int = 0
@@ -292,6 +298,7 @@ class DriftWindow:
     drifted_count: int = 0
     share: float = 0.0
     dataset_drift: bool = False
+    no_data: bool = False  # no current values in this window (servers that say so)
 
     @property
     def start(self) -> datetime | None:
@@ -310,6 +317,13 @@ class Drift:
     model: str = ""
     drift_share: float = 0.0
     windows: list[DriftWindow] = field(default_factory=list)
+    # The windows compared after the server's defaults, and how the reference was chosen
+    # (servers that say so; None / "" otherwise).
+    reference_range: TimeRange | None = None
+    reference_version: str = ""
+    current_range: TimeRange | None = None
+    current_version: str = ""
+    reference_chosen: str = ""
 
     @property
     def dataset_drift(self) -> bool:

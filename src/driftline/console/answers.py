@@ -124,7 +124,7 @@ def verdict(client: Client, params: Params, _multi: MultiParams) -> Any:
             return {"drift": "no data", "reason": exc.message, "quality": "n/a"}
         raise
     window = drift.windows[-1] if drift.windows else None
-    if window is None or not window.features:
+    if window is None or window.no_data or not window.features:
         return {"drift": "no data", "reason": "no feature values in the windows", "quality": "n/a"}
     return {
         "drift": "drift" if window.dataset_drift else "ok",

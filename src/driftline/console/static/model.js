@@ -70,12 +70,15 @@
       target.append(failure(error));
       return;
     }
-    const windows = answer.windows.filter((w) => w.features.length);
+    const windows = answer.windows.filter((w) => w.features.length && !w.no_data);
     if (!windows.length) {
       target.append(notice("no feature values in this range"));
       return;
     }
-    target.append(notice(`${windows.length} windows of ${windowSeconds}s against the reference (the 24 h before the range); dataset drift when at least ${pct(answer.drift_share)} of the features drift.`));
+    const reference = answer.reference_range
+      ? `${time(answer.reference_range.start_unix_nano)} … ${time(answer.reference_range.end_unix_nano)}${answer.reference_chosen ? ` (${answer.reference_chosen})` : ""}`
+      : "the 24 h before the range";
+    target.append(notice(`${windows.length} windows of ${windowSeconds}s against the reference: ${reference}; dataset drift when at least ${pct(answer.drift_share)} of the features drift.`));
     const x = windows.map((w) => (w.start_unix_nano + w.end_unix_nano) / 2e9);
     const names = [...new Set(windows.flatMap((w) => w.features.map((f) => f.feature)))];
     const grid = el("div", { class: "charts" });
