@@ -176,3 +176,17 @@ def test_label_file_csv_and_parquet(live: tuple[ServerProcess, Any], tmp_path: P
     assert done.returncode == 2 and "row 2: no inference_id" in done.stderr
     assert "Traceback" not in done.stderr
     assert _cli(server, "label", "--file", str(tmp_path / "missing.csv")).returncode == 2
+
+
+def test_saved_references_and_run_logs(live: tuple[ServerProcess, Any], client: Client) -> None:
+    _server, seeded = live
+    name = f"ref-{uuid.uuid4().hex[:6]}"
+    saved = client.save_reference(name, "fraud", since="4h", version="3", description="v3")
+    assert (saved.name, saved.version, saved.inferences) == (name, "3", 400)
+    assert name in [r.name for r in client.references("fraud")]
+    drift = client.drift("fraud", since="1h", saved_reference=name)
+    amount = next(f for f in drift.windows[-1].features if f.feature == "amount")
+    assert amount.n_reference == 400 and amount.drifted
+    logs = client.run_logs(seeded.run_ids[0])
+    assert logs.run_id == seeded.run_ids[0] and logs.records == []  # capture_logs=False
+    assert list(logs.to_pandas().columns) == []
