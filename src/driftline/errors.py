@@ -4,6 +4,7 @@ DriftlineError
 ├── PermanentError        the same input fails again: never retry, count it
 │   ├── InvalidInputError malformed request or data (INVALID_ARGUMENT / 400)
 │   ├── NotFoundError     what the request names does not exist (NOT_FOUND)
+│   ├── EmptyWindowError  a window of an analytics question holds no data (FAILED_PRECONDITION)
 │   └── TooLargeError     over a configured size limit (RESOURCE_EXHAUSTED / 413)
 ├── RetryableError        try again later, after `delay_s` if given
 │   └── WalFullError      the WAL is at its size cap (UNAVAILABLE + RetryInfo / 503)
@@ -28,6 +29,10 @@ class InvalidInputError(PermanentError):
 
 class NotFoundError(PermanentError):
     """The request names something (a model, a trace, a reference) that is not stored."""
+
+
+class EmptyWindowError(PermanentError):
+    """A window of a drift, latency or performance question holds no (finite) values."""
 
 
 class TooLargeError(PermanentError):

@@ -88,6 +88,11 @@ def test_models_page_shows_the_query_api_answers(
                 "[data-verdict]", "els => els.map(e => [e.dataset.verdict, e.textContent])"
             )
         )
+        qualities = dict(
+            page.eval_on_selector_all(
+                "[data-quality]", "els => els.map(e => [e.dataset.quality, e.textContent])"
+            )
+        )
         shoot(page, "models", shots)
     expected = {(m.model, m.version): m for m in client.models(since="24h")}
     assert len(rows) == len(expected) == len(seeded.spans)
@@ -114,6 +119,19 @@ def test_models_page_shows_the_query_api_answers(
         else:
             assert text == "ok"
     assert verdicts["fraud::4"].startswith("drift")  # the shift the data carries
+    assert set(qualities) == set(verdicts)
+    for key, text in qualities.items():
+        model, _, version = key.partition("::")
+        try:
+            quality = client.quality(model, version=version)
+        except QueryError as exc:
+            assert exc.code == "FAILED_PRECONDITION" and text == "no data"
+            continue
+        if quality.no_data or not quality.windows:
+            assert text == "no data"
+            continue
+        flagged = {f for w in quality.windows for f in w.flagged_features}
+        assert text == (f"issues ({len(flagged)})" if quality.flagged else "ok")
 
 
 def test_model_page_drift_latency_accuracy_versions(

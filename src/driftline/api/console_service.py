@@ -5,16 +5,14 @@ statement → the read-only path with the server's row and time limits → SqlRe
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import grpc
 from clickhouse_connect.driver.client import Client
 
-from driftline import telemetry
 from driftline.api._gen.driftline.v1 import console_pb2, console_pb2_grpc, query_pb2
 from driftline.api.engine import EnginePool
-from driftline.api.query_service import DEFAULT_LOG_LIMIT, row_limit, time_limit
-from driftline.api.status import code_label, status_for
+from driftline.api.query_service import DEFAULT_LOG_LIMIT, call_rpc, row_limit, time_limit
 from driftline.api.values import sql_response
 from driftline.config.model import QueryConfig
 from driftline.errors import InvalidInputError
@@ -26,8 +24,11 @@ _WORKERS = 2
 
 
 class ConsoleServicer(console_pb2_grpc.ConsoleServiceServicer):
-    def __init__(self, config: QueryConfig, client_factory: Callable[[], Client]) -> None:
+    def __init__(
+        self, config: QueryConfig, client_factory: Callable[[], Client], *, database: str
+    ) -> None:
         self._config = config
+        self._database = database
         self._pool = EnginePool(client_factory, workers=_WORKERS)
 
     def close(self) -> None:
@@ -42,7 +43,7 @@ class ConsoleServicer(console_pb2_grpc.ConsoleServiceServicer):
             r = request.range
             limit = row_limit(request.limit or DEFAULT_LOG_LIMIT, self._config.max_rows)
             sql, params = search_inferences(
-                request.model, request.version, r.start_unix_nano, r.end_unix_nano,
+                self._database, request.model, request.version, r.start_unix_nano, r.end_unix_nano,
                 request.errors_only, request.min_duration_ms, limit,
             )  # fmt: skip
             binds = {name: str(value) for name, value in params.items()}
@@ -52,21 +53,4 @@ class ConsoleServicer(console_pb2_grpc.ConsoleServiceServicer):
             )
             return sql_response(result)
 
-        return await _answer("SearchInferences", context, handle)
-
-
-async def _answer(
-    method: str,
-    context: grpc.aio.ServicerContext,
-    handle: Callable[[], Awaitable[query_pb2.SqlResponse]],
-) -> query_pb2.SqlResponse:
-    """Errors → status codes (status.py), every call counted, as QueryService does."""
-    try:
-        response = await handle()
-    except Exception as exc:
-        code, message = status_for(exc)
-        telemetry.QUERY_REQUESTS.labels(method=method, code=code_label(code)).inc()
-        await context.abort(code, message)
-        raise AssertionError("context.abort returned") from exc
-    telemetry.QUERY_REQUESTS.labels(method=method, code=code_label(grpc.StatusCode.OK)).inc()
-    return response
+        return await call_rpc("SearchInferences", context, handle)

@@ -127,13 +127,13 @@ def build_parser() -> argparse.ArgumentParser:
     schema.set_defaults(func=_cmd_schema)
 
     try:
-        from driftline.cli import demo, explore, query, references, runs, sql
+        from driftline.cli import demo, explore, quality, query, references, runs, sql
     except ImportError:  # the query API's generated code is missing (run `make proto`)
         pass
     else:
         sql.add_parser(sub)
         explore.add_parsers(sub)
-        query.add_parsers(sub)
+        quality.add_parsers(query.add_parsers(sub))
         references.add_parsers(sub)
         demo.add_parser(sub)
         runs.add_parsers(sub)

@@ -142,11 +142,12 @@ def _print_latency(r: query_pb2.GetLatencyResponse) -> None:
 
 def _drift_request(args: argparse.Namespace) -> query_pb2.GetDriftRequest:
     now = time.time_ns()
+    current = _range(args.since, args.until, now)
+    if current.start_unix_nano and not current.end_unix_nano:
+        current.end_unix_nano = now  # the same `now` as the start: --window 1h --since 24h is 24
     request = query_pb2.GetDriftRequest(
         model=args.model,
-        current=query_pb2.DriftWindowSpec(
-            range=_range(args.since, args.until, now), version=args.version or ""
-        ),
+        current=query_pb2.DriftWindowSpec(range=current, version=args.version or ""),
         reference=query_pb2.DriftWindowSpec(
             range=_range(args.reference_since, args.reference_until, now),
             version=args.reference_version or "",
@@ -169,8 +170,21 @@ def _drift(args: argparse.Namespace) -> Message:
     return response
 
 
+def _compared(r: query_pb2.GetDriftResponse) -> str:
+    """The reference the server compared against, and how it was chosen."""
+    version = f" version {r.reference_version}" if r.reference_version else ""
+    how = f" ({r.reference_chosen})" if r.reference_chosen else ""
+    span = f"{_when(r.reference_range.start_unix_nano)} … {_when(r.reference_range.end_unix_nano)}"
+    return f"{span}{version}{how}"
+
+
 def _print_drift(r: query_pb2.GetDriftResponse) -> None:
+    print(f"reference: {_compared(r)}")
     for window in r.windows:
+        if window.no_data:
+            print(f"{_when(window.start_unix_nano)} … {_when(window.end_unix_nano)}: no data "
+                  "(no inferences in this window)\n")  # fmt: skip
+            continue
         verdict = "DATASET DRIFT" if window.dataset_drift else "no dataset drift"
         print(
             f"{_when(window.start_unix_nano)} … {_when(window.end_unix_nano)}: {verdict} "
@@ -188,11 +202,7 @@ def _print_drift(r: query_pb2.GetDriftResponse) -> None:
 
 def _report(args: argparse.Namespace) -> int:
     response: query_pb2.GetDriftResponse = _call(args, "GetDrift", _drift_request(args))
-    ref = (
-        f"version {args.reference_version}" if args.reference_version
-        else f"{args.reference_since or '25h'} … {args.reference_until or args.since or '1h'} ago"
-    )  # fmt: skip
-    view = drift_view(response, ref)
+    view = drift_view(response, _compared(response))
     with open(args.html, "w", encoding="utf-8") as out:
         out.write(render_drift_report(view))
     print(f"wrote {args.html}: {view.drifted_count} of {len(view.features)} features drifted")
@@ -268,18 +278,48 @@ def _run_report(args: argparse.Namespace) -> int:
         return 2
 
 
-def _window_flags(p: argparse.ArgumentParser) -> None:
+def window_flags(p: argparse.ArgumentParser) -> None:
+    """The model and the two windows compared (drift, quality, multivariate)."""
     p.add_argument("--model", required=True)
     p.add_argument("--since", metavar="DURATION", help="current window start (default 1h ago)")
     p.add_argument("--until", metavar="DURATION", help="current window end (default now)")
     p.add_argument("--version", help="current window: this version only")
-    p.add_argument("--reference-since", metavar="DURATION", help="default: 24h before --since")
-    p.add_argument("--reference-until", metavar="DURATION", help="default: the current start")
+    p.add_argument(
+        "--reference-since", metavar="DURATION",
+        help="default: the 24h before the current window (or, with another --reference-version, "
+        "the current range; on a model younger than the current window, its earlier half)",
+    )  # fmt: skip
+    p.add_argument(
+        "--reference-until", metavar="DURATION",
+        help="default: the current start (the current end if that is not after --reference-since)",
+    )  # fmt: skip
     p.add_argument("--reference-version", help="reference: this version only")
     p.add_argument(
         "--reference", metavar="NAME", help="a saved reference (driftline reference save)"
     )
     p.add_argument("--features", help="comma-separated (default: all)")
+    p.add_argument("--reference-chunks", type=int, default=10, metavar="N")
+    p.add_argument("--window", metavar="DURATION", help="split the current range into windows")
+    add_connection_arguments(p)
+
+
+def window_specs(
+    args: argparse.Namespace, now_ns: int
+) -> tuple[query_pb2.DriftWindowSpec, query_pb2.DriftWindowSpec]:
+    """(reference, current) from `window_flags`' arguments."""
+    current = query_pb2.DriftWindowSpec(
+        range=_range(args.since, args.until, now_ns), version=args.version or ""
+    )
+    reference = query_pb2.DriftWindowSpec(
+        range=_range(args.reference_since, args.reference_until, now_ns),
+        version=args.reference_version or "",
+        saved_reference=args.reference or "",
+    )
+    return reference, current
+
+
+def _window_flags(p: argparse.ArgumentParser) -> None:
+    window_flags(p)
     p.add_argument("--method", help="Evidently method name for every column, e.g. psi")
     p.add_argument("--threshold", type=float)
     p.add_argument(
@@ -288,14 +328,12 @@ def _window_flags(p: argparse.ArgumentParser) -> None:
         default="fixed",
         help="fixed: Evidently's defaults; reference: NannyML-style mean +- 3 std of chunks",
     )
-    p.add_argument("--reference-chunks", type=int, default=10, metavar="N")
     p.add_argument("--drift-share", type=float, default=0.5)
-    p.add_argument("--window", metavar="DURATION", help="split the current range into windows")
-    add_connection_arguments(p)
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    query = sub.add_parser("query", help="latency, drift and performance answers")
+def add_parsers(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:  # type: ignore[type-arg]
+    """`query …` and `report …`; returns `query`'s subcommands, for other modules to extend."""
+    query = sub.add_parser("query", help="latency, drift, performance and quality answers")
     what = query.add_subparsers(dest="what", required=True)
 
     lat = what.add_parser("latency", help="percentiles, error rate, SLO burn, regressions")
@@ -334,3 +372,4 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     _window_flags(drift_report)
     drift_report.add_argument("--html", required=True, metavar="FILE")
     report.set_defaults(func=_run_report)
+    return what  # type: ignore[no-any-return]

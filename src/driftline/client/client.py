@@ -21,6 +21,8 @@ import grpc
 from driftline.api._gen.driftline.v1 import (
     console_pb2,
     console_pb2_grpc,
+    quality_pb2,
+    quality_pb2_grpc,
     query_pb2,
     query_pb2_grpc,
     runs_pb2,
@@ -90,6 +92,7 @@ class Client:
         self._query = query_pb2_grpc.QueryServiceStub(self._channel)  # type: ignore[no-untyped-call]
         self._runs = runs_pb2_grpc.RunServiceStub(self._channel)  # type: ignore[no-untyped-call]
         self._console = console_pb2_grpc.ConsoleServiceStub(self._channel)  # type: ignore[no-untyped-call]
+        self._quality = quality_pb2_grpc.QualityServiceStub(self._channel)  # type: ignore[no-untyped-call]
 
     def __enter__(self) -> Client:
         return self
@@ -101,8 +104,11 @@ class Client:
         self._channel.close()
 
     def call(self, method: str, request: Any, *, service: str = "query") -> Any:
-        """Any unary RPC by name (`service` "query", "runs" or "console"), raw messages."""
-        stub = {"query": self._query, "runs": self._runs, "console": self._console}[service]
+        """Any unary RPC by name (`service` "query", "runs", "console" or "quality"), raw
+        messages in and out."""
+        stubs = {"query": self._query, "runs": self._runs, "console": self._console,
+                 "quality": self._quality}  # fmt: skip
+        stub = stubs[service]
         metadata = (("authorization", f"Bearer {self._token}"),) if self._token else ()
         try:
             return getattr(stub, method)(request, timeout=self._timeout, metadata=metadata)
@@ -301,6 +307,53 @@ class Client:
         if threshold is not None:
             request.threshold = threshold
         return t.from_message(t.Drift, self.call("GetDrift", request))
+
+    def quality(
+        self,
+        model: str,
+        *,
+        since: Any = None,
+        start: TimeLike = None,
+        end: TimeLike = None,
+        version: str = "",
+        features: Sequence[str] = (),
+        window_seconds: int = 0,
+        threshold_mode: str = "",
+        **extra: Any,
+    ) -> t.Quality:
+        """Data quality per feature and window (missing, type mismatches, unseen categories,
+        out of range, constant, duplicate ids) against the reference (default: the 24 h
+        before). Other GetDataQualityRequest fields pass through `extra` by name."""
+        request = quality_pb2.GetDataQualityRequest(
+            model=model,
+            current=query_pb2.DriftWindowSpec(range=time_range(start, end, since), version=version),
+            features=list(features),
+            window_seconds=window_seconds,
+            threshold_mode=threshold_mode,
+            **extra,
+        )
+        return t.from_message(t.Quality, self.call("GetDataQuality", request, service="quality"))
+
+    def multivariate_drift(
+        self,
+        model: str,
+        *,
+        since: Any = None,
+        start: TimeLike = None,
+        end: TimeLike = None,
+        version: str = "",
+        window_seconds: int = 0,
+        **extra: Any,
+    ) -> t.MultivariateDrift:
+        """NannyML's data-reconstruction error per window, plus a domain-classifier AUROC."""
+        request = quality_pb2.GetMultivariateDriftRequest(
+            model=model,
+            current=query_pb2.DriftWindowSpec(range=time_range(start, end, since), version=version),
+            window_seconds=window_seconds,
+            **extra,
+        )
+        response = self.call("GetMultivariateDrift", request, service="quality")
+        return t.from_message(t.MultivariateDrift, response)
 
     def performance(
         self,

@@ -376,6 +376,91 @@ class Performance:
         return _frame(records)
 
 
+# ---- GetDataQuality, GetMultivariateDrift (quality.proto) -------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class QualityCheck:
+    name: str = ""
+    value: float = 0.0
+    has_value: bool = False
+    lower: float = 0.0
+    has_lower: bool = False
+    upper: float = 0.0
+    has_upper: bool = False
+    alert: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureQuality:
+    feature: str = ""
+    kind: str = ""
+    flagged: bool = False
+    checks: list[QualityCheck] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class QualityWindow:
+    start_unix_nano: int = 0
+    end_unix_nano: int = 0
+    inferences: int = 0
+    duplicates: QualityCheck | None = None
+    features: list[FeatureQuality] = field(default_factory=list)
+    flagged_features: list[str] = field(default_factory=list)
+    flagged: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Quality:
+    model: str = ""
+    reference_inferences: int = 0
+    reference_chunks: int = 0
+    windows: list[QualityWindow] = field(default_factory=list)
+    flagged: bool = False
+    no_data: bool = False
+
+    def to_pandas(self) -> Any:
+        """One row per (window, feature, check)."""
+        records = [
+            {"window_start": ns_to_datetime(w.start_unix_nano), "feature": f.feature,
+             "kind": f.kind, **_flat(c)}
+            for w in self.windows for f in w.features for c in f.checks
+        ]  # fmt: skip
+        return _frame(records)
+
+
+@dataclass(frozen=True, slots=True)
+class MultivariateWindow:
+    start_unix_nano: int = 0
+    end_unix_nano: int = 0
+    rows: int = 0
+    reconstruction_error: float = 0.0
+    sampling_error: float = 0.0
+    lower_threshold: float = 0.0
+    upper_threshold: float = 0.0
+    alert: bool = False
+    classifier_auroc: float = 0.0
+    has_classifier: bool = False
+    classifier_alert: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MultivariateDrift:
+    model: str = ""
+    numerical_features: list[str] = field(default_factory=list)
+    categorical_features: list[str] = field(default_factory=list)
+    components: int = 0
+    reference_rows: int = 0
+    lower_threshold: float = 0.0
+    upper_threshold: float = 0.0
+    windows: list[MultivariateWindow] = field(default_factory=list)
+    drifted: bool = False
+    no_data: bool = False
+
+    def to_pandas(self) -> Any:
+        return _frame([_flat(w) for w in self.windows])
+
+
 # ---- references --------------------------------------------------------------------------------
 
 

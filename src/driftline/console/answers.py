@@ -114,25 +114,51 @@ def models(client: Client, params: Params, _multi: MultiParams) -> Any:
     }
 
 
+NO_ANSWER: Final = ("FAILED_PRECONDITION", "NOT_FOUND", "UNIMPLEMENTED")
+
+
 def verdict(client: Client, params: Params, _multi: MultiParams) -> Any:
-    """The drift verdict of one model (version) over the default windows; quality: n/a until
-    the query API answers data-quality questions."""
+    """The drift and data-quality verdicts of one model (version) over the default windows."""
+    model, version = _model(params), params.get("version", "")
+    with ThreadPoolExecutor(2) as pool:
+        drift = pool.submit(_drift_verdict, client, model, version)
+        quality = pool.submit(_quality_verdict, client, model, version)
+        return {**drift.result(), **quality.result()}
+
+
+def _drift_verdict(client: Client, model: str, version: str) -> dict[str, Any]:
     try:
-        drift = client.drift(_model(params), version=params.get("version", ""))
+        drift = client.drift(model, version=version)
     except QueryError as exc:
-        if exc.code in ("FAILED_PRECONDITION", "NOT_FOUND"):
-            return {"drift": "no data", "reason": exc.message, "quality": "n/a"}
+        if exc.code in NO_ANSWER:
+            return {"drift": "no data", "reason": exc.message}
         raise
     window = drift.windows[-1] if drift.windows else None
     if window is None or window.no_data or not window.features:
-        return {"drift": "no data", "reason": "no feature values in the windows", "quality": "n/a"}
+        return {"drift": "no data", "reason": "no feature values in the windows"}
     return {
         "drift": "drift" if window.dataset_drift else "ok",
         "drifted": window.drifted_count,
         "features": len(window.features),
         "share": window.share,
-        "quality": "n/a",
     }
+
+
+def _quality_verdict(client: Client, model: str, version: str) -> dict[str, Any]:
+    """`quality`: "ok", "issues" (flagged features listed) or "no data"; "n/a" when the
+    query API has no GetDataQuality (an older server)."""
+    try:
+        quality = client.quality(model, version=version)
+    except QueryError as exc:
+        if exc.code == "UNIMPLEMENTED":
+            return {"quality": "n/a", "quality_reason": "this server has no GetDataQuality"}
+        if exc.code in NO_ANSWER:
+            return {"quality": "no data", "quality_reason": exc.message}
+        raise
+    if quality.no_data or not quality.windows:
+        return {"quality": "no data", "quality_reason": "no inference in the current window"}
+    flagged = sorted({f for w in quality.windows for f in w.flagged_features})
+    return {"quality": "issues" if quality.flagged else "ok", "quality_flagged": flagged}
 
 
 # ---- model page --------------------------------------------------------------------------------

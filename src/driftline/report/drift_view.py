@@ -36,8 +36,10 @@ def drift_view(response: query_pb2.GetDriftResponse, reference: str) -> DriftVie
                 list(f.current_shares),
                 f.n_reference,
                 f.n_current,
+                list(f.bin_edges),
             )
             for f in window.features
         ],
         generated_at=_when(time.time_ns()),
+        no_data=window.no_data,
     )

@@ -1,18 +1,31 @@
 """The SQL behind ConsoleService: SearchInferences (recent inferences of one model).
 
-Same shape as explore_sql: a builder returns (statement, parameters), values bound as
-ClickHouse placeholders, optional filters add fixed clause text only, run through the read-only
-path. ml_inferences is ordered by (ModelName, ModelVersion, Timestamp): one model's range.
+Same shape as explore_sql (whose range clause it repeats): a builder returns (statement,
+parameters), values bound as ClickHouse placeholders, optional filters add fixed clause text
+only, run through the read-only path. ml_inferences is ordered by (ModelName, ModelVersion,
+Timestamp): one model's range.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from driftline.storage.explore_sql import Statement, _range_filter, _where
+from driftline.storage.bind import Statement, bound, table
+
+
+def _range_filter(column: str, start_ns: int, end_ns: int, params: dict[str, Any]) -> list[str]:
+    clauses = []
+    if start_ns > 0:
+        params["start_ns"] = start_ns
+        clauses.append(f"{column} >= fromUnixTimestamp64Nano({{start_ns:Int64}})")
+    if end_ns > 0:
+        params["end_ns"] = end_ns
+        clauses.append(f"{column} < fromUnixTimestamp64Nano({{end_ns:Int64}})")
+    return clauses
 
 
 def search_inferences(
+    database: str,
     model: str,
     version: str,
     start_ns: int,
@@ -21,7 +34,7 @@ def search_inferences(
     min_duration_ms: float,
     limit: int,
 ) -> Statement:
-    params: dict[str, Any] = {"model": model, "limit": limit}
+    params: dict[str, Any] = bound(database, model=model, limit=limit)
     clauses = ["ModelName = {model:String}", *_range_filter("Timestamp", start_ns, end_ns, params)]
     if version:
         params["version"] = version
@@ -37,8 +50,8 @@ def search_inferences(
     StatusCode AS status,
     if(PredictionClass != '', PredictionClass, if(isNaN(Prediction), '', toString(Prediction)))
     AS prediction, Score AS score
-FROM ml_inferences
-{_where(clauses)}
+FROM {table("ml_inferences")}
+WHERE {" AND ".join(clauses)}
 ORDER BY Timestamp DESC
 LIMIT {{limit:UInt64}}""",
         params,

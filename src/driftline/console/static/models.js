@@ -1,6 +1,6 @@
 // Models: every model/version with traffic, p50/p99, error rate, drift and quality verdicts,
-// last seen, sparklines. The table paints from one answer (/api/models); the drift verdicts
-// fill in afterwards, a few at a time, from /api/verdict.
+// last seen, sparklines. The table paints from one answer (/api/models); the drift and
+// data-quality verdicts fill in afterwards, a few at a time, from /api/verdict.
 "use strict";
 (async () => {
   const { el, api, fmt, pct, time, table, sparkline, card, failure, href, params, setParams } = DL;
@@ -31,7 +31,7 @@
       render: (r) => el("span", { class: "chart", "data-name": `p99 ${r.model} ${r.version}` }, sparkline(r.spark ? r.spark.p99_ms : [], DL.COLORS[1])) },
     { key: "error_rate", label: "error rate", num: true, fmt: pct },
     { key: "drift", label: "drift", sortable: false, render: (r) => el("span", { class: "verdict pending", "data-verdict": r.key }, "…") },
-    { key: "quality", label: "quality", sortable: false, render: () => el("span", { class: "verdict na", title: "data quality: not answered by this query API yet" }, "n/a") },
+    { key: "quality", label: "quality", sortable: false, render: (r) => el("span", { class: "verdict pending", "data-quality": r.key }, "…") },
     { key: "last_seen", label: "last seen", fmt: time },
   ];
   if (!rows.length) {
@@ -51,6 +51,11 @@
       node.textContent = v.drift === "drift" ? `drift (${v.drifted}/${v.features})` : v.drift;
       node.title = v.reason || `share of drifted features ${fmt(v.share)}`;
     }
+    for (const node of document.querySelectorAll(`[data-quality="${CSS.escape(key)}"]`)) {
+      node.className = `verdict ${v.quality === "issues" ? "bad" : v.quality === "ok" ? "good" : "na"}`;
+      node.textContent = v.quality === "issues" ? `issues (${v.quality_flagged.length})` : v.quality || "n/a";
+      node.title = v.quality_reason || (v.quality_flagged || []).join(", ");
+    }
   }
   const queue = [...rows];
   async function worker() {
@@ -59,7 +64,7 @@
       try {
         verdicts.set(row.key, await api("verdict", { model: row.model, version: row.version }));
       } catch (error) {
-        verdicts.set(row.key, { drift: "error", reason: String(error.message) });
+        verdicts.set(row.key, { drift: "error", reason: String(error.message), quality: "error" });
       }
       show(row.key);
     }
