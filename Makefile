@@ -52,6 +52,7 @@ bench: install
 	$(BIN)/python bench/runs_bench.py
 	$(BIN)/python bench/mlflow_bench.py
 	$(BIN)/python bench/forward_bench.py
+	$(BIN)/python bench/console_bench.py
 
 clean:
 	rm -rf $(VENV) $(GEN) .pytest_cache .mypy_cache .ruff_cache

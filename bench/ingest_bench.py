@@ -136,7 +136,7 @@ def _start_server(data_dir: Path, wal_sync: str) -> tuple[subprocess.Popen[bytes
             sys.executable, "-m", "driftline", "serve", "--data-dir", str(data_dir),
             "--otlp-grpc", "127.0.0.1:0", "--otlp-http", "127.0.0.1:0",
             "--query-grpc", "127.0.0.1:0", "--metrics", "127.0.0.1:0",
-            "--mlflow", "127.0.0.1:0", "--wal-sync", wal_sync,
+            "--mlflow", "127.0.0.1:0", "--console", "127.0.0.1:0", "--wal-sync", wal_sync,
         ],
         stderr=server_log,
     )  # fmt: skip

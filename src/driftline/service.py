@@ -36,6 +36,7 @@ from driftline.components.pipeline import Drain, WalComponent
 from driftline.components.servers import GrpcServer, HttpRunner, MetricsServer
 from driftline.components.wal_metrics import WalCollector
 from driftline.config.model import DriftlineConfig
+from driftline.console.server import start_console_server
 from driftline.export.clickhouse.sink import CURSOR as CLICKHOUSE_CURSOR
 from driftline.export.clickhouse.sink import ClickHouseSink
 from driftline.export.otlp import OtlpForwarder, Transform, build_forwarders, forward_cursors
@@ -261,6 +262,18 @@ async def _start_all(
             "mlflow",
         )  # fmt: skip
         service.endpoints["mlflow"] = f"{_host(cfg.mlflow.endpoint)}:{mlflow.port}"
+    if cfg.console.enabled:  # the web console asks the query API like any client
+        tls_ca = cfg.query.tls.cert_file if cfg.query.tls.enabled else ""
+        query_endpoint = service.endpoints["query_grpc"]
+        console = await lc.start(
+            HttpRunner(
+                lambda: start_console_server(
+                    cfg.console.endpoint, query_endpoint, cfg.query.auth_token, tls_ca=tls_ca
+                )
+            ),
+            "console",
+        )
+        service.endpoints["console"] = f"{_host(cfg.console.endpoint)}:{console.port}"
     await _start_monitors(lc, cfg, target, durable, service)
 
     metrics_host, _, metrics_port = cfg.telemetry.metrics_endpoint.rpartition(":")

@@ -75,6 +75,14 @@ async def start_query_server(
     quality_servicer = QualityServicer(config, client_factory, database=database)
     quality_pb2_grpc.add_QualityServiceServicer_to_server(quality_servicer, server)  # type: ignore[no-untyped-call]
     names.append(QUALITY_SERVICE_NAME)
+    # ConsoleService (console.proto): the web console's extra questions, same port and token.
+    from driftline.api._gen.driftline.v1 import console_pb2_grpc
+    from driftline.api.console_service import SERVICE_NAME as CONSOLE_SERVICE_NAME
+    from driftline.api.console_service import ConsoleServicer
+
+    console_servicer = ConsoleServicer(config, client_factory, database=database)
+    console_pb2_grpc.add_ConsoleServiceServicer_to_server(console_servicer, server)  # type: ignore[no-untyped-call]
+    names.append(CONSOLE_SERVICE_NAME)
     for extra in extra_servicers:
         extra.add_to_server(server)
         names.append(extra.name)
@@ -89,8 +97,9 @@ async def start_query_server(
         servicer.close()
         run_servicer.close()
         quality_servicer.close()
+        console_servicer.close()
         raise
-    _close_with(server, servicer, run_servicer, quality_servicer)
+    _close_with(server, servicer, run_servicer, quality_servicer, console_servicer)
     for name in ["", *names]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     await server.start()

@@ -7,6 +7,7 @@ like `driftline sql --json`). Exit codes as `sql`: 0 ok, 1 the server refused, 2
     driftline trace 4bf92f3577b34da6a3ce929d0e0e4736
     driftline logs [--since 1h] [--severity WARN] [--service S] [--trace-id ID] [--grep TEXT]
     driftline label MODEL INFERENCE_ID VALUE [--class]
+    driftline label --file labels.csv|.parquet [MODEL] [--class]     (cli/labels.py)
 """
 
 from __future__ import annotations
@@ -94,6 +95,14 @@ def _logs(args: argparse.Namespace) -> int:
 
 
 def _label(args: argparse.Namespace) -> int:
+    if args.file:
+        from driftline.cli.labels import record_file
+
+        return record_file(args)
+    if args.model is None or args.inference_id is None or args.value is None:
+        print("error: give MODEL INFERENCE_ID VALUE, or --file", file=sys.stderr)
+        return 2
+
     def build() -> Message:
         label = query_pb2.Label(model_name=args.model, inference_id=args.inference_id)
         if args.text:
@@ -134,10 +143,16 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     add_connection_arguments(logs)
     logs.set_defaults(func=_logs)
 
-    label = sub.add_parser("label", help="record the ground truth of one inference")
-    label.add_argument("model")
-    label.add_argument("inference_id")
-    label.add_argument("value", help="a number (regression value or numeric class) or a class")
-    label.add_argument("--class", dest="text", action="store_true", help="VALUE is a class name")
+    label = sub.add_parser("label", help="record ground truth: one inference, or a file of them")
+    label.add_argument("model", nargs="?", help="with --file: the model of rows without one")
+    label.add_argument("inference_id", nargs="?")
+    label.add_argument(
+        "value", nargs="?", help="a number (regression value or numeric class) or a class"
+    )
+    label.add_argument("--class", dest="text", action="store_true", help="values are class names")
+    label.add_argument(
+        "--file", metavar="FILE", help=".csv or .parquet: inference_id, label, [model], [time]"
+    )
+    label.add_argument("--json", action="store_true", help="with --file: print the count as JSON")
     add_connection_arguments(label)
     label.set_defaults(func=_label)

@@ -1,7 +1,7 @@
 """`driftline …`: the command line. The only place that exits the process.
 
 driftline serve [--config FILE] [--data-dir DIR] [--otlp-grpc H:P] [--otlp-http H:P]
-                [--query-grpc H:P] [--metrics H:P] [--clickhouse-url URL]
+                [--query-grpc H:P] [--metrics H:P] [--console H:P] [--clickhouse-url URL]
 driftline check-config FILE
 driftline schema [--config FILE] [--cluster NAME]     print the DDL that serve would run
 driftline sql "SELECT …" [--json]                      read-only SQL through the query API
@@ -41,6 +41,7 @@ SERVE_FLAGS: dict[str, str] = {
     "mlflow": "mlflow.endpoint",
     "clickhouse_url": "exporters.clickhouse.endpoint",
     "wal_sync": "wal.sync",
+    "console": "console.endpoint",
 }
 
 
@@ -153,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--metrics", metavar="HOST:PORT", help="Prometheus /metrics (default 127.0.0.1:9464)"
     )
     serve.add_argument("--mlflow", metavar="HOST:PORT", help="MLflow API (default 127.0.0.1:5000)")
+    serve.add_argument(
+        "--console", metavar="HOST:PORT", help="web console (default 127.0.0.1:4320)"
+    )
     serve.add_argument(
         "--clickhouse-url",
         metavar="URL",

@@ -33,7 +33,8 @@ from driftline.cli.hints import model_hint
 from driftline.cli.output import print_message
 from driftline.cli.sql import code_name, error_details
 from driftline.config.load import parse_duration
-from driftline.report.html import DriftView, FeatureView, render_drift_report
+from driftline.report.drift_view import drift_view
+from driftline.report.html import render_drift_report
 
 # The server's significance level for `slower` (analysis/latency.py); FASTER uses the same.
 REGRESSION_ALPHA = 0.05
@@ -213,36 +214,6 @@ def _print_drift(r: query_pb2.GetDriftResponse) -> None:
              for f in sorted(window.features, key=lambda f: (not f.drifted, f.feature))],
         ))  # fmt: skip
         print()
-
-
-def drift_view(response: query_pb2.GetDriftResponse, reference: str) -> DriftView:
-    """The HTML report's view of a GetDrift answer (its last window), `reference` described."""
-    window = response.windows[-1]
-    return DriftView(
-        model=response.model,
-        reference=reference,
-        current=f"{when_text(window.start_unix_nano)} … {when_text(window.end_unix_nano)}",
-        drift_share=response.drift_share,
-        features=[
-            FeatureView(
-                f.feature,
-                f.kind,
-                f.method,
-                f.score,
-                f.threshold,
-                f.drifted,
-                list(f.bins),
-                list(f.reference_shares),
-                list(f.current_shares),
-                f.n_reference,
-                f.n_current,
-                list(f.bin_edges),
-            )
-            for f in window.features
-        ],
-        generated_at=when_text(time.time_ns()),
-        no_data=window.no_data,
-    )
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -23,6 +23,7 @@ DEFAULT_OTLP_HTTP: Final = "127.0.0.1:4318"
 DEFAULT_QUERY_GRPC: Final = "127.0.0.1:4319"
 DEFAULT_MLFLOW: Final = "127.0.0.1:5000"
 DEFAULT_METRICS: Final = "127.0.0.1:9464"
+DEFAULT_CONSOLE: Final = "127.0.0.1:4320"
 DEFAULT_MAX_RECV_MIB: Final = 64  # the OTLP spec's recommendation
 DEFAULT_SEGMENT_MIB: Final = 64
 DEFAULT_WAL_MAX_MIB: Final = 4096
@@ -291,6 +292,18 @@ class QueryConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ConsoleConfig:
+    """`console`: the web console (HTTP). Same token as the query API (`query.auth_token`).
+    Loopback by default; another host only when `endpoint` names one."""
+
+    enabled: bool = True
+    endpoint: str = DEFAULT_CONSOLE
+
+    def validate(self, path: str) -> list[str]:
+        return _endpoint_problems(f"{path}.endpoint", self.endpoint)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RunsConfig:
     """`runs`: experiment-run tracking. A run with no end event is CRASHED once nothing arrived
     from it for `heartbeat_timeout` (or 3 of its own heartbeat intervals, if longer)."""
@@ -348,6 +361,7 @@ class DriftlineConfig:
     processors: ProcessorsConfig = field(default_factory=ProcessorsConfig)
     runs: RunsConfig = field(default_factory=RunsConfig)
     mlflow: MlflowConfig = field(default_factory=MlflowConfig)
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
 
     def validate(self) -> list[str]:
         return (
@@ -362,6 +376,7 @@ class DriftlineConfig:
             + self.processors.validate("processors")
             + self.runs.validate("runs")
             + self.mlflow.validate("mlflow")
+            + self.console.validate("console")
             + validate_destinations(
                 self.exporters.otlp,
                 "exporters.otlp",
