@@ -33,9 +33,12 @@ def chdb_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """A real headless Chromium (Debian's, driven by Playwright): see tests/browser.py."""
+    """A real headless Chromium (Debian's, driven by Playwright): see tests/browser.py.
+
+    Module-scoped: Playwright's sync API keeps an asyncio loop running in this thread while
+    the browser is open, and `asyncio.run` in any later test would refuse to start."""
     from tests.browser import launch
 
     with launch() as chromium:

@@ -45,7 +45,7 @@ SERVE_FLAGS: dict[str, str] = {
 }
 
 
-def _config_from_args(args: argparse.Namespace) -> DriftlineConfig:
+def config_from_args(args: argparse.Namespace) -> DriftlineConfig:
     overrides: dict[str, Any] = {
         dotted: getattr(args, flag, None) for flag, dotted in SERVE_FLAGS.items()
     }
@@ -53,7 +53,7 @@ def _config_from_args(args: argparse.Namespace) -> DriftlineConfig:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    cfg = _config_from_args(args)
+    cfg = config_from_args(args)
     logging.basicConfig(
         level=cfg.telemetry.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -87,6 +87,8 @@ def run_demo(opts: DemoOptions, stream: TextIO | None = None) -> dict[str, Any]:
                 drift,
                 findings.latency(client, baseline, shifted, cmd),
                 findings.performance(client, baseline, shifted, cmd),
+                findings.quality(client, baseline, shifted, cmd),
+                findings.multivariate(client, baseline, shifted, cmd),
             ]
         if run is None:
             run = findings.Finding(

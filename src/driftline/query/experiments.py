@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from clickhouse_connect.driver.client import Client
 
-from driftline.query.runs import _rows
+from driftline.query.runs import run_rows
 from driftline.storage import runs_sql
 
 
@@ -36,7 +36,7 @@ class RunExperiment:
 
 
 def list_experiments(client: Client, database: str, *, timeout_s: float) -> list[ExperimentInfo]:
-    rows = _rows(client, database, runs_sql.experiments(), timeout_s).result_rows
+    rows = run_rows(client, database, runs_sql.experiments(), timeout_s).result_rows
     return [
         ExperimentInfo(str(i), str(n), str(a), str(lc), int(c), int(u), dict(t))
         for i, n, a, lc, c, u, t in rows
@@ -44,11 +44,11 @@ def list_experiments(client: Client, database: str, *, timeout_s: float) -> list
 
 
 def run_experiment_names(client: Client, database: str, *, timeout_s: float) -> list[RunExperiment]:
-    rows = _rows(client, database, runs_sql.experiment_names_of_runs(), timeout_s).result_rows
+    rows = run_rows(client, database, runs_sql.experiment_names_of_runs(), timeout_s).result_rows
     return [RunExperiment(str(n), int(f), int(last)) for n, f, last in rows]
 
 
 def logged_models(client: Client, database: str, *, timeout_s: float) -> dict[str, str]:
     """model id → its newest JSON document."""
-    rows = _rows(client, database, runs_sql.logged_models(), timeout_s).result_rows
+    rows = run_rows(client, database, runs_sql.logged_models(), timeout_s).result_rows
     return {str(model_id): str(doc) for model_id, doc in rows}

@@ -97,7 +97,7 @@ class LogLine:
     logger: str
 
 
-def _rows(client: Client, database: str, statement: runs_sql.Statement, timeout_s: float) -> Any:
+def run_rows(client: Client, database: str, statement: runs_sql.Statement, timeout_s: float) -> Any:
     sql, params = statement
     return client.query(
         qualify(sql, database),
@@ -169,7 +169,7 @@ def list_runs_page(
     statement = runs_sql.list_runs(
         experiments, comparisons, orders, limit + 1, now_ns, heartbeat_timeout_s, offset, scope
     )
-    rows = _rows(client, database, statement, timeout_s).result_rows
+    rows = run_rows(client, database, statement, timeout_s).result_rows
     more = len(rows) > limit
     next_token = encode_page_token(offset + limit) if more else ""
     return [_info(row) for row in rows[:limit]], next_token
@@ -210,7 +210,7 @@ def get_runs(
     ids = list(dict.fromkeys(r.strip() for r in run_ids if r.strip()))
     if not ids:
         raise InvalidInputError("at least one run id is required")
-    rows = _rows(
+    rows = run_rows(
         client, database, runs_sql.get_runs(ids, now_ns, heartbeat_timeout_s), timeout_s
     ).result_rows
     found = {row[0]: row for row in rows}
@@ -220,7 +220,7 @@ def get_runs(
     summaries = metric_summaries(client, database, ids, timeout_s=timeout_s)
     inputs = dataset_inputs(client, database, ids, timeout_s=timeout_s)
     arts: dict[str, list[Artifact]] = {r: [] for r in ids}
-    for run_id, ts, uri, path, size, sha in _rows(
+    for run_id, ts, uri, path, size, sha in run_rows(
         client, database, runs_sql.artifacts(ids), timeout_s
     ).result_rows:
         arts[run_id].append(Artifact(uri, path, int(size), sha, int(ts)))
@@ -238,7 +238,7 @@ def metric_summaries(
 ) -> dict[str, dict[str, MetricSummary]]:
     """Per run (every id asked, possibly empty) and key: the summary of its points."""
     out: dict[str, dict[str, MetricSummary]] = {r: {} for r in run_ids}
-    for run_id, key, latest, step, lo, hi, n, last, latest_ts in _rows(
+    for run_id, key, latest, step, lo, hi, n, last, latest_ts in run_rows(
         client, database, runs_sql.metric_summaries(run_ids), timeout_s
     ).result_rows:
         out[run_id][key] = MetricSummary(
@@ -253,7 +253,7 @@ def dataset_inputs(
     """Per run: its dataset inputs, the first of each (name, digest) kept, as MLflow does."""
     out: dict[str, list[DatasetInput]] = {r: [] for r in run_ids}
     seen: set[tuple[str, str, str]] = set()
-    for run_id, name, digest, source_type, source, schema, profile, tags in _rows(
+    for run_id, name, digest, source_type, source, schema, profile, tags in run_rows(
         client, database, runs_sql.run_inputs(run_ids), timeout_s
     ).result_rows:
         if (run_id, name, digest) in seen:
@@ -295,14 +295,14 @@ def metric_history(
     NotFoundError when the run is not stored; InvalidInputError past `max_points`."""
     run_id = run_id.strip()
     limit = max_points or MAX_POINTS_DEFAULT
-    result = _rows(
+    result = run_rows(
         client, database,
         runs_sql.metric_history(run_id, keys, min_step, max_step, limit + 1), timeout_s,
     )  # fmt: skip
     columns = result.result_columns
     out: dict[str, MetricSeries] = {k: MetricSeries([], [], []) for k in keys}
     if not columns or not len(columns[0]):
-        exists = _rows(client, database, runs_sql.run_exists([run_id]), timeout_s).result_rows
+        exists = run_rows(client, database, runs_sql.run_exists([run_id]), timeout_s).result_rows
         if not exists:
             raise NotFoundError(f"no run stored with id {run_id}")
         return out
@@ -334,7 +334,7 @@ def run_logs(
 ) -> tuple[list[LogLine], bool]:
     """The run's training logs, oldest first, and whether more than `limit` exist."""
     run_id = run_id.strip()
-    ((first, last),) = _rows(client, database, runs_sql.run_span(run_id), timeout_s).result_rows
+    ((first, last),) = run_rows(client, database, runs_sql.run_span(run_id), timeout_s).result_rows
     if not first:
         raise NotFoundError(f"no run stored with id {run_id}")
     # Logs are stamped by the trainer's clock like the run's events; a minute of slack on
@@ -343,6 +343,6 @@ def run_logs(
     statement = runs_sql.run_logs(
         run_id, int(first) - minute, int(last) + minute, min_severity, limit + 1
     )
-    rows = _rows(client, database, statement, timeout_s).result_rows
+    rows = run_rows(client, database, statement, timeout_s).result_rows
     lines = [LogLine(int(t), str(st), int(sn), str(b), str(lg)) for t, st, sn, b, lg in rows]
     return lines[:limit], len(lines) > limit

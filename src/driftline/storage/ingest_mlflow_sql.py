@@ -18,12 +18,12 @@ from typing import Final
 from driftline import semconv
 from driftline.signals import Signal
 from driftline.storage.ingest_base import LOG_JOINS, IngestStatement, as_text, attr, literal
-from driftline.storage.ingest_runs_sql import (
-    _RECORD_TIME,
+from driftline.storage.ingest_runs_base import (
+    RECORD_TIME,
     RUN_LOGS_STRUCTURE,
-    _event,
-    _prefixed_map,
-    _run_id,
+    event,
+    prefixed_map,
+    run_id,
 )
 
 EXPERIMENT_REQUIRES: Final = semconv.ML_EXPERIMENT_ID.encode()
@@ -39,15 +39,15 @@ def experiments_statement(table: str = "ml_experiments") -> IngestStatement:
     cut = len("ml.experiment.") + 1
     exprs = [
         ("ExperimentId", "_exp"),
-        ("Timestamp", _RECORD_TIME),
+        ("Timestamp", RECORD_TIME),
         ("Event", f"substring(_ev, {cut})"),
         ("Name", _attr(semconv.ML_EXPERIMENT_NAME)),
         ("ArtifactLocation", _attr(semconv.ML_EXPERIMENT_ARTIFACT_LOCATION)),
-        ("Tags", _prefixed_map(semconv.ML_EXPERIMENT_TAG_PREFIX)),
+        ("Tags", prefixed_map(semconv.ML_EXPERIMENT_TAG_PREFIX)),
     ]
     body = ",\n  ".join(f"{e} AS `{c}`" for c, e in exprs)
     select = (
-        f"WITH {_event()} AS _ev, {_attr(semconv.ML_EXPERIMENT_ID)} AS _exp\n"
+        f"WITH {event()} AS _ev, {_attr(semconv.ML_EXPERIMENT_ID)} AS _exp\n"
         f"SELECT {body}\nFROM {{source}}\n{LOG_JOINS}\nWHERE _exp != '' AND _ev IN ({events})"
     )
     return IngestStatement(
@@ -59,18 +59,18 @@ def experiments_statement(table: str = "ml_experiments") -> IngestStatement:
 def inputs_statement(table: str = "ml_run_inputs") -> IngestStatement:
     exprs = [
         ("RunId", "_run"),
-        ("Timestamp", _RECORD_TIME),
+        ("Timestamp", RECORD_TIME),
         ("Name", _attr(semconv.ML_RUN_INPUT_NAME)),
         ("Digest", _attr(semconv.ML_RUN_INPUT_DIGEST)),
         ("SourceType", _attr(semconv.ML_RUN_INPUT_SOURCE_TYPE)),
         ("Source", _attr(semconv.ML_RUN_INPUT_SOURCE)),
         ("Schema", _attr(semconv.ML_RUN_INPUT_SCHEMA)),
         ("Profile", _attr(semconv.ML_RUN_INPUT_PROFILE)),
-        ("Tags", _prefixed_map(semconv.ML_RUN_INPUT_TAG_PREFIX)),
+        ("Tags", prefixed_map(semconv.ML_RUN_INPUT_TAG_PREFIX)),
     ]
     body = ",\n  ".join(f"{e} AS `{c}`" for c, e in exprs)
     select = (
-        f"WITH {_event()} AS _ev, {_run_id()} AS _run\nSELECT {body}\nFROM {{source}}\n"
+        f"WITH {event()} AS _ev, {run_id()} AS _run\nSELECT {body}\nFROM {{source}}\n"
         f"{LOG_JOINS}\nWHERE _run != '' AND _ev = {literal(semconv.ML_RUN_INPUT)}"
     )
     return IngestStatement(

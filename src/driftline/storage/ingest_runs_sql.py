@@ -24,29 +24,22 @@ from driftline import semconv
 from driftline.signals import Signal
 from driftline.storage.ingest_base import (
     LOG_JOINS,
-    SCALAR_KVS_T,
     IngestStatement,
     as_number,
     as_text,
     attr,
     literal,
 )
+from driftline.storage.ingest_mlflow_sql import mlflow_statements
+from driftline.storage.ingest_runs_base import (
+    RECORD_TIME,
+    REQUIRES,
+    RUN_LOGS_STRUCTURE,
+    event,
+    prefixed_map,
+    run_id,
+)
 
-# The log fields the run statements decode: scalar attributes, times, event name, and the
-# resource attributes for ServiceName.
-RUN_LOGS_STRUCTURE: Final = (
-    f"resource_logs Array(Tuple(resource Tuple(attributes {SCALAR_KVS_T}), "
-    "scope_logs Array(Tuple(log_records Array(Tuple("
-    "time_unix_nano UInt64, observed_time_unix_nano UInt64, "
-    f"attributes {SCALAR_KVS_T}, event_name String))))))"
-)
-# A record without this key yields no run row, and protobuf carries keys as plain bytes: the
-# inserter hands these statements only the payloads that contain it (most logs batches: none).
-REQUIRES: Final = semconv.ML_RUN_ID.encode()
-_RECORD_TIME: Final = (
-    "fromUnixTimestamp64Nano(toInt64(if(r.time_unix_nano != 0, r.time_unix_nano, "
-    "r.observed_time_unix_nano)))"
-)
 _LIFECYCLE: Final = (
     semconv.ML_RUN_START,
     semconv.ML_RUN_PARAMS,
@@ -68,25 +61,6 @@ _OWN_PREFIXES: Final = (
     semconv.ML_RUN_TAG_PREFIX,
     semconv.ML_RUN_METRIC_PREFIX,
 )
-
-
-def _event() -> str:
-    return (
-        f"if(r.event_name != '', r.event_name, {as_text(attr('r.attributes', semconv.EVENT_NAME))})"
-    )
-
-
-def _run_id() -> str:
-    return as_text(attr("r.attributes", semconv.ML_RUN_ID))
-
-
-def _prefixed_map(prefix: str) -> str:
-    """Map(String, String) of the attributes under `prefix` (keys without it), values as text."""
-    picked = f"arrayFilter(kv -> startsWith(kv.key, {literal(prefix)}), r.attributes)"
-    return (
-        f"mapFromArrays(arrayMap(kv -> substring(kv.key, {len(prefix) + 1}), {picked}), "
-        f"arrayMap(kv -> {as_text('kv.value')}, {picked}))"
-    )
 
 
 def _other_attributes() -> str:
@@ -112,14 +86,14 @@ def runs_statement(table: str = "ml_runs") -> IngestStatement:
     cut = len(semconv.ML_RUN_PREFIX) + 1
     exprs = [
         ("RunId", "_run"),
-        ("Timestamp", _RECORD_TIME),
+        ("Timestamp", RECORD_TIME),
         ("Event", f"substring(_ev, {cut})"),
         ("Experiment", _attr_text(semconv.ML_RUN_EXPERIMENT)),
         ("RunName", _attr_text(semconv.ML_RUN_NAME)),
         ("UserId", _attr_text(semconv.ML_RUN_USER)),
         ("Status", _attr_text(semconv.ML_RUN_STATUS)),
-        ("Params", _prefixed_map(semconv.ML_RUN_PARAM_PREFIX)),
-        ("Tags", _prefixed_map(semconv.ML_RUN_TAG_PREFIX)),
+        ("Params", prefixed_map(semconv.ML_RUN_PARAM_PREFIX)),
+        ("Tags", prefixed_map(semconv.ML_RUN_TAG_PREFIX)),
         ("Attributes", _other_attributes()),
         (
             "ServiceName",
@@ -128,7 +102,7 @@ def runs_statement(table: str = "ml_runs") -> IngestStatement:
     ]
     body = ",\n  ".join(f"{e} AS `{c}`" for c, e in exprs)
     select = (
-        f"WITH {_event()} AS _ev, {_run_id()} AS _run\nSELECT {body}\nFROM {{source}}\n"
+        f"WITH {event()} AS _ev, {run_id()} AS _run\nSELECT {body}\nFROM {{source}}\n"
         f"{LOG_JOINS}\nWHERE _run != '' AND _ev IN ({events})"
     )
     return IngestStatement(
@@ -157,8 +131,8 @@ def _metric_points() -> str:
     return f"""SELECT _run AS RunId, substring(a.key, {len(prefix) + 1}) AS Key, _step AS Step,
   _ts AS Timestamp, assumeNotNull({as_number("a.value")}) AS Value
 FROM (
-  WITH {_event()} AS _ev, {_run_id()} AS _r
-  SELECT _r AS _run, assumeNotNull({step_expr}) AS _step, {_RECORD_TIME} AS _ts,
+  WITH {event()} AS _ev, {run_id()} AS _r
+  SELECT _r AS _run, assumeNotNull({step_expr}) AS _step, {RECORD_TIME} AS _ts,
     arrayFilter(kv -> startsWith(kv.key, {literal(prefix)}) AND length(kv.key) > {len(prefix)},
                 r.attributes) AS _points
   FROM {{source}}
@@ -190,7 +164,7 @@ def liveness_statement(table: str = "ml_run_liveness") -> IngestStatement:
     joins = LOG_JOINS.replace("\n", "\n  ")
     select = f"""SELECT _run AS RunId, max(_ts) AS LastSeen
 FROM (
-  SELECT {_run_id()} AS _run, {_RECORD_TIME} AS _ts
+  SELECT {run_id()} AS _run, {RECORD_TIME} AS _ts
   FROM {{source}}
   {joins}
   WHERE _run != ''
@@ -202,8 +176,6 @@ GROUP BY RunId"""
 
 
 def run_statements() -> list[IngestStatement]:
-    from driftline.storage.ingest_mlflow_sql import mlflow_statements  # builds on this module
-
     return [
         runs_statement(), metrics_statement(), latest_statement(), liveness_statement(),
         *mlflow_statements(),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from driftline.cli.main import _config_from_args, build_parser
+from driftline.cli.main import config_from_args, build_parser
 from driftline.config.load import load_config
 from driftline.errors import ConfigError
 
@@ -22,7 +22,7 @@ def test_the_flag_and_the_file_set_the_endpoint(tmp_path: Path) -> None:
     cfg = load_config(config, environ={})
     assert cfg.console.endpoint == "0.0.0.0:8080" and not cfg.console.enabled
     args = build_parser().parse_args(["serve", "--config", str(config), "--console", "[::1]:0"])
-    assert _config_from_args(args).console.endpoint == "[::1]:0"
+    assert config_from_args(args).console.endpoint == "[::1]:0"
 
 
 def test_a_bad_endpoint_names_its_key(tmp_path: Path) -> None:
