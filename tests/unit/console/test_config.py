@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from driftline.cli.main import config_from_args, build_parser
+from driftline.cli.main import build_parser, config_from_args
 from driftline.config.load import load_config
 from driftline.errors import ConfigError
 
