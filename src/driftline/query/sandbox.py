@@ -43,8 +43,6 @@ TABLE_FUNCTIONS: Final = frozenset(
     {
         "numbers",
         "numbers_mt",
-        "zeros",
-        "zeros_mt",
         "generate_series",
         "generateseries",
         "primes",
@@ -181,7 +179,7 @@ def _check_function(name: str, in_table_position: bool) -> None:
         if lowered not in TABLE_FUNCTIONS:
             raise SandboxError(
                 f"table function {name}() is not allowed: the query API reads stored tables, "
-                "and rows made from arguments alone (numbers, zeros, values, view, ...)"
+                "and rows made from arguments alone (numbers, values, view, ...)"
             )
         return
     if lowered in PARSER_FUNCTIONS or is_allowed_function(lowered):
