@@ -31,3 +31,12 @@ def chdb_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     path = tmp_path_factory.mktemp("chdb")
     os.environ[_CHDB_DIR_ENV] = str(path)
     yield path
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """A real headless Chromium (Debian's, driven by Playwright): see tests/browser.py."""
+    from tests.browser import launch
+
+    with launch() as chromium:
+        yield chromium

@@ -1,10 +1,21 @@
-"""Wiring: config → WAL → ClickHouse sink → receivers → query API → /metrics; run; shut down.
+"""Wiring: config → components started in order → run → shut down in reverse.
 
 Start order follows the Collector's rule (consumers before producers): the WAL, the sink and
-the OTLP forwarders (one WAL cursor each) exist before any receiver accepts data. Shutdown runs
-in reverse: receivers stop accepting and finish in-flight requests, the sink and forwarders
-drain what they can within the grace period, the WAL is flushed and closed. Anything not yet in
-ClickHouse or at a destination stays in the WAL for the next start.
+the OTLP forwarders (one WAL cursor each) run before any receiver accepts data.
+
+    WAL → inserter → ClickHouse sink → forwarders → drain → OTLP gRPC → OTLP HTTP → query API
+        → derived signals → alerts → /metrics
+
+Each is a `lifecycle.Component`; `start()` adds them one by one inside `Lifecycle.starting()`,
+so a failing step unwinds the ones before it (the WAL's lock released, every thread joined)
+and re-raises. Shutdown runs the same list in reverse: receivers stop accepting and finish
+in-flight requests, the drain gives the sink and forwarders the rest of the grace period to
+catch up, they stop, the WAL is flushed and closed. Anything not yet in ClickHouse or at a
+destination stays in the WAL for the next start.
+
+Adding a component is one line in `start()`: `await lc.start(MyServer(...), "my-server")`
+with anything that has `start()` and `shutdown(grace_s)` (plain or async), at the place in the
+order where what it needs already runs.
 """
 
 from __future__ import annotations
@@ -14,25 +25,24 @@ import json
 import logging
 import os
 import signal
-import threading
 import time
-from collections.abc import Iterator
-from concurrent.futures import Future
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from prometheus_client import start_http_server
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
 
 from driftline import telemetry
+from driftline.components.backpressure import BackpressureLog
+from driftline.components.pipeline import Drain, WalComponent
+from driftline.components.servers import GrpcServer, HttpRunner, MetricsServer
+from driftline.components.wal_metrics import WalCollector
 from driftline.config.model import DriftlineConfig
-from driftline.errors import WalFullError
+from driftline.console.server import start_console_server
 from driftline.export.clickhouse.sink import CURSOR as CLICKHOUSE_CURSOR
 from driftline.export.clickhouse.sink import ClickHouseSink
-from driftline.export.otlp import OtlpForwarder, Transform, forward_cursors, start_forwarders
+from driftline.export.otlp import OtlpForwarder, Transform, build_forwarders, forward_cursors
 from driftline.export.records import Record
+from driftline.lifecycle import Hooks, Lifecycle
+from driftline.mlflow.component import MlflowServer, start_mlflow
 from driftline.processors import (
     DriftVerdictCache,
     build_forward_transform,
@@ -47,87 +57,22 @@ from driftline.wal import Wal
 
 log = logging.getLogger("driftline")
 
-_LAG_CHECK_INTERVAL_S = 0.1
-
-
-class BackpressureLog:
-    """The receivers' durable log: the WAL, refusing new data (retryably) while the ClickHouse
-    sink lags the head by more than `max_lag_bytes` — "storage far behind" — or the WAL is full."""
-
-    def __init__(self, wal: Wal, max_lag_bytes: int, retry_after_s: float) -> None:
-        self._wal = wal
-        self._max_lag = max_lag_bytes
-        self._retry_after_s = retry_after_s
-        self._checked_at = 0.0
-        self._lagging = False
-        self._lock = threading.Lock()
-
-    def _storage_lagging(self) -> bool:
-        now = time.monotonic()
-        if now - self._checked_at >= _LAG_CHECK_INTERVAL_S:
-            with self._lock:
-                if now - self._checked_at >= _LAG_CHECK_INTERVAL_S:
-                    stats = self._wal.stats()
-                    cursor = stats.cursors.get(CLICKHOUSE_CURSOR)
-                    self._lagging = cursor is not None and cursor.lag_bytes > self._max_lag
-                    self._checked_at = now
-        return self._lagging
-
-    def submit(self, kind: int, payload: bytes) -> Future[int]:
-        if self._storage_lagging():
-            raise WalFullError("storage is far behind; retry later", delay_s=self._retry_after_s)
-        return self._wal.submit(kind, payload)
-
-
-class WalCollector(Collector):
-    """WAL gauges read at scrape time."""
-
-    def __init__(self, wal: Wal) -> None:
-        self._wal = wal
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        stats = self._wal.stats()
-        yield GaugeMetricFamily(
-            "driftline_wal_bytes", "Bytes of WAL segments on disk.", value=stats.total_bytes
-        )
-        yield GaugeMetricFamily(
-            "driftline_wal_segments", "WAL segment files on disk.", value=stats.segments
-        )
-        yield GaugeMetricFamily(
-            "driftline_wal_head_id", "Last durable WAL record id.", value=stats.head_id
-        )
-        lag_records = GaugeMetricFamily(
-            "driftline_wal_cursor_lag_records",
-            "Records not yet acknowledged by a consumer.",
-            labels=["cursor"],
-        )
-        lag_bytes = GaugeMetricFamily(
-            "driftline_wal_cursor_lag_bytes",
-            "Bytes not yet acknowledged by a consumer.",
-            labels=["cursor"],
-        )
-        for name, cursor in stats.cursors.items():
-            lag_records.add_metric([name], cursor.lag_records)
-            lag_bytes.add_metric([name], cursor.lag_bytes)
-        yield lag_records
-        yield lag_bytes  # fmt: skip
+DriftListener = Callable[[str, str, bool, float], None]
 
 
 @dataclass
 class RunningService:
-    """Handles to everything `start()` built; `endpoints` holds the bound addresses."""
+    """Handles to what `start()` built; `endpoints` holds the bound addresses."""
 
     config: DriftlineConfig
     wal: Wal
     sink: ClickHouseSink
+    lifecycle: Lifecycle
     endpoints: dict[str, str] = field(default_factory=dict)
-    closers: list[Any] = field(default_factory=list)
-    derived: Any = None  # export.derived.DerivedSignals when derived.enabled
-    alerts: Any = None  # alerts.engine.AlertEngine when alerts.rules
+    forwarders: list[OtlpForwarder] = field(default_factory=list)
     # Called after each derived drift computation with (model, version, detected, share),
     # e.g. by the enrichment cache; the first round runs one `derived.interval` after start.
-    drift_listeners: list[Any] = field(default_factory=list)
-    forwarders: list[OtlpForwarder] = field(default_factory=list)
+    drift_listeners: list[DriftListener] = field(default_factory=list)
     # Latest drift verdict per model: the derived drift rounds update it, enrichment reads it.
     drift_cache: DriftVerdictCache = field(default_factory=DriftVerdictCache)
 
@@ -136,7 +81,7 @@ class RunningService:
             listener(model, version, detected, share)
 
 
-def _submitter(durable: BackpressureLog, kind: Signal) -> Any:
+def _submitter(durable: BackpressureLog, kind: Signal) -> Callable[[bytes], None]:
     """Append a payload driftline made itself, and wait until it is durable."""
 
     def submit(payload: bytes) -> None:
@@ -145,8 +90,12 @@ def _submitter(durable: BackpressureLog, kind: Signal) -> Any:
     return submit
 
 
-def _start_monitors(
-    cfg: DriftlineConfig, target: Target, durable: BackpressureLog, service: RunningService
+async def _start_monitors(
+    lc: Lifecycle,
+    cfg: DriftlineConfig,
+    target: Target,
+    durable: BackpressureLog,
+    service: RunningService,
 ) -> None:
     """Derived signals and alerts: read-only threads with their own clients, writing back
     into the WAL like a receiver (so their output is stored and forwarded like any signal)."""
@@ -164,11 +113,14 @@ def _start_monitors(
             on_drift=service.on_drift,
         )
         collector = DerivedCollector(lambda: derived.latest)
-        telemetry.REGISTRY.register(collector)
-        derived.start()
-        service.derived = derived
-        service.closers.append(derived)
-        service.closers.append(_Unregister(collector))
+        await lc.start(
+            Hooks(
+                on_start=lambda: telemetry.REGISTRY.register(collector),
+                on_shutdown=lambda grace_s: telemetry.REGISTRY.unregister(collector),
+            ),
+            "derived-metrics",
+        )
+        await lc.start(derived, "derived")
     alerts = cfg.alerts
     if alerts.rules:
         engine = AlertEngine(
@@ -186,24 +138,14 @@ def _start_monitors(
             webhook_attempts=alerts.webhook.retries + 1,
             interval_s=alerts.evaluation_interval_s,
         )
-        engine.start()
-        service.alerts = engine
-        service.closers.append(engine)
-
-
-class _Unregister:
-    def __init__(self, collector: Collector) -> None:
-        self._collector = collector
-
-    def shutdown(self) -> None:
-        telemetry.REGISTRY.unregister(self._collector)
+        await lc.start(Hooks(engine.start, lambda grace_s: engine.stop()), "alerts")
 
 
 def _host(endpoint: str) -> str:
     return endpoint.rpartition(":")[0]
 
 
-def _set_aside(directory: Path) -> Any:
+def _set_aside(directory: Path) -> Callable[[Record, str], None]:
     def write(record: Record, reason: str) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         (directory / f"{record.id:020d}.pb").write_bytes(record.payload)
@@ -218,6 +160,15 @@ def _set_aside(directory: Path) -> Any:
 async def start(
     cfg: DriftlineConfig, *, forward_transform: Transform | None = None
 ) -> RunningService:
+    """Start every component in order; on a failure, stop the started ones and re-raise."""
+    lc = Lifecycle()
+    async with lc.starting():
+        return await _start_all(lc, cfg, forward_transform)
+
+
+async def _start_all(
+    lc: Lifecycle, cfg: DriftlineConfig, forward_transform: Transform | None
+) -> RunningService:
     # Imports of the servers stay local: they pull in grpc/aiohttp, which the CLI's
     # check-config path does not need.
     from driftline.api.server import start_query_server
@@ -228,7 +179,8 @@ async def start(
     data_dir = Path(cfg.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     forwarding = cfg.exporters.otlp
-    wal = Wal.open(cfg.wal, cfg.wal_dir, cursors=[CLICKHOUSE_CURSOR, *forward_cursors(forwarding)])
+    cursors = [CLICKHOUSE_CURSOR, *forward_cursors(forwarding)]
+    wal = (await lc.start(WalComponent(cfg.wal, cfg.wal_dir, cursors), "wal")).wal
     ch = cfg.exporters.clickhouse
     target = Target.from_config(ch, cfg.clickhouse_dir)
     client = connect(target)
@@ -236,11 +188,12 @@ async def start(
         migrate(client, DdlContext.from_config(ch))
     # Two insert lanes: a trace batch's OTel table and ML tables are built on both cores.
     inserter = ProtobufInserter(client, target, data_dir / "tmp", extra_clients=[connect(target)])
+    await lc.start(Hooks(on_shutdown=lambda grace_s: inserter.close()), "inserter")
     sink = ClickHouseSink(
         wal, inserter, ch, data_dir / "state", on_set_aside=_set_aside(data_dir / "rejected")
     )
-    sink.start()
-    service = RunningService(cfg, wal, sink)
+    await lc.start(sink, "clickhouse-sink")
+    service = RunningService(cfg, wal, sink, lc)
     service.drift_listeners.append(
         lambda model, version, detected, share: service.drift_cache.update(
             model, version, detected, share, time.time()
@@ -251,42 +204,84 @@ async def start(
     if forward_transform is None:
         forward_transform = build_forward_transform(cfg, service.drift_cache)
     # Each destination reads its own cursor; none of them is watched by the backpressure below.
-    service.forwarders = start_forwarders(
+    for forwarder in build_forwarders(
         wal, forwarding, data_dir / "state", transform=forward_transform
-    )
+    ):
+        service.forwarders.append(await lc.start(forwarder, f"forwarder {forwarder.name}"))
+    await lc.start(Drain(wal), "drain")
 
     durable = BackpressureLog(wal, ch.max_lag_mib << 20, cfg.wal.retry_after_s)
     otlp = cfg.receivers.otlp
     # Redaction (and enrichment with apply_to: both) before the WAL; None: nothing configured.
     ingest_transform = build_ingest_transform(cfg, service.drift_cache)
-    grpc_server, grpc_port = await start_otlp_grpc_server(durable, otlp, transform=ingest_transform)
-    service.closers.append(grpc_server)
-    service.endpoints["otlp_grpc"] = f"{_host(otlp.protocols.grpc.endpoint)}:{grpc_port}"
-    http_runner, http_port = await start_otlp_http_server(durable, otlp, transform=ingest_transform)
-    service.closers.append(http_runner)
-    service.endpoints["otlp_http"] = f"{_host(otlp.protocols.http.endpoint)}:{http_port}"
+    grpc_server = await lc.start(
+        GrpcServer(
+            lambda: start_otlp_grpc_server(
+                durable, otlp, transform=ingest_transform, ready=wal.health
+            )
+        ),
+        "otlp-grpc",
+    )
+    service.endpoints["otlp_grpc"] = f"{_host(otlp.protocols.grpc.endpoint)}:{grpc_server.port}"
+    http_runner = await lc.start(
+        HttpRunner(
+            lambda: start_otlp_http_server(
+                durable, otlp, transform=ingest_transform, ready=wal.health
+            )
+        ),
+        "otlp-http",
+    )
+    service.endpoints["otlp_http"] = f"{_host(otlp.protocols.http.endpoint)}:{http_runner.port}"
 
     # Labels recorded through the query API reach the WAL past the receivers: same transform.
     label_log = durable if ingest_transform is None else TransformingLog(durable, ingest_transform)
-    query_server, query_port = await start_query_server(
-        cfg.query,
-        lambda: connect(target),
-        label_log=label_log,
-        database=target.database,
-        slos=cfg.analysis.slos,
-        runs=cfg.runs,
+    query_server = await lc.start(
+        GrpcServer(
+            lambda: start_query_server(
+                cfg.query,
+                lambda: connect(target),
+                label_log=label_log,
+                database=target.database,
+                slos=cfg.analysis.slos,
+                runs=cfg.runs,
+            )
+        ),
+        "query-api",
     )
-    service.closers.append(query_server)
-    service.endpoints["query_grpc"] = f"{_host(cfg.query.endpoint)}:{query_port}"
-    _start_monitors(cfg, target, durable, service)
+    service.endpoints["query_grpc"] = f"{_host(cfg.query.endpoint)}:{query_server.port}"
+    if cfg.mlflow.enabled:  # MLflow's tracking API (driftline.mlflow): writes via the WAL
+        mlflow = await lc.start(
+            MlflowServer(
+                lambda: start_mlflow(
+                    cfg, log=label_log, client_factory=lambda: connect(target),
+                    database=target.database,
+                    stored_through=lambda: wal.stats().cursors[CLICKHOUSE_CURSOR].acked_through,
+                    written_through=wal.stats().head_id, flush_now=sink.flush_now,
+                )
+            ),
+            "mlflow",
+        )  # fmt: skip
+        service.endpoints["mlflow"] = f"{_host(cfg.mlflow.endpoint)}:{mlflow.port}"
+    if cfg.console.enabled:  # the web console asks the query API like any client
+        tls_ca = cfg.query.tls.cert_file if cfg.query.tls.enabled else ""
+        query_endpoint = service.endpoints["query_grpc"]
+        console = await lc.start(
+            HttpRunner(
+                lambda: start_console_server(
+                    cfg.console.endpoint, query_endpoint, cfg.query.auth_token, tls_ca=tls_ca
+                )
+            ),
+            "console",
+        )
+        service.endpoints["console"] = f"{_host(cfg.console.endpoint)}:{console.port}"
+    await _start_monitors(lc, cfg, target, durable, service)
 
     metrics_host, _, metrics_port = cfg.telemetry.metrics_endpoint.rpartition(":")
-    telemetry.REGISTRY.register(WalCollector(wal))
-    metrics_server, _thread = start_http_server(
-        int(metrics_port), addr=metrics_host, registry=telemetry.REGISTRY
+    metrics = await lc.start(
+        MetricsServer(metrics_host, int(metrics_port), telemetry.REGISTRY, [WalCollector(wal)]),
+        "metrics",
     )
-    service.closers.append(metrics_server)
-    service.endpoints["metrics"] = f"{metrics_host}:{metrics_server.server_port}"
+    service.endpoints["metrics"] = f"{metrics_host}:{metrics.port}"
 
     (data_dir / "endpoints.json").write_text(json.dumps(service.endpoints))
     log.info(
@@ -297,23 +292,7 @@ async def start(
 
 
 async def stop(service: RunningService, grace_s: float = 10.0) -> None:
-    for closer in service.closers:
-        if hasattr(closer, "stop") and asyncio.iscoroutinefunction(closer.stop):
-            await closer.stop(grace_s)  # grpc.aio servers: finish in-flight RPCs
-        elif hasattr(closer, "cleanup"):
-            await closer.cleanup()  # aiohttp runner
-        elif hasattr(closer, "shutdown"):
-            closer.shutdown()  # prometheus HTTP server
-    deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline:
-        # Every consumer (the sink and each forwarder) drains within the same grace period.
-        if all(c.lag_records == 0 for c in service.wal.stats().cursors.values()):
-            break
-        await asyncio.sleep(0.05)
-    for forwarder in service.forwarders:
-        forwarder.stop(timeout_s=max(1.0, deadline - time.monotonic()))
-    service.sink.stop()
-    service.wal.close()
+    await service.lifecycle.shutdown(grace_s)
     log.info("driftline stopped")
 
 

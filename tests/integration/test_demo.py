@@ -61,7 +61,8 @@ def batches(demo: dict[str, Any]) -> list[Batch]:
 
 
 def column(batch: Batch, name: str) -> np.ndarray:
-    return np.array([row[name] for row in batch.rows])
+    """The values the requests carried (a missing feature is not a value)."""
+    return np.array([row[name] for row in batch.rows if row[name] is not None])
 
 
 def js_distance(ref: np.ndarray, cur: np.ndarray) -> float:

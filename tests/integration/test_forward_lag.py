@@ -103,8 +103,8 @@ def test_unacknowledged_batches_are_resent_after_a_restart_and_counted(
 
 
 def test_receiver_backpressure_ignores_forward_lag(tmp_path: Path) -> None:
+    from driftline.components.backpressure import BackpressureLog
     from driftline.config.model import WalConfig
-    from driftline.service import BackpressureLog
     from driftline.wal import Wal
 
     wal = Wal.open(WalConfig(sync="never"), tmp_path / "wal", ["clickhouse", "forward:slow"])

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from driftline.api._gen.driftline.v1 import query_pb2
-from driftline.cli.client import QueryClient
-from driftline.cli.query import drift_view
+from driftline.client import Client
 from driftline.demo.model import FEATURES, MODEL_NAME
 from driftline.demo.scenario import Phase
 from driftline.demo.traffic import SHIFTED_FEATURES
+from driftline.report.drift_view import drift_view
 from driftline.report.html import render_drift_report
 
 
@@ -77,9 +77,7 @@ def _sql_rows(response: query_pb2.SqlResponse) -> list[dict[str, Any]]:
 # ---- has everything arrived? -------------------------------------------------------------------
 
 
-def stored_counts(
-    client: QueryClient, phases: Sequence[Phase]
-) -> tuple[dict[str, int], dict[str, int]]:
+def stored_counts(client: Client, phases: Sequence[Phase]) -> tuple[dict[str, int], dict[str, int]]:
     """Inferences and labelled inferences stored per version, within the demo's windows."""
     whole = _range(phases[0].start_ns, phases[-1].end_ns)
     models = client.call("ListModels", query_pb2.ListModelsRequest(range=whole))
@@ -98,7 +96,7 @@ def stored_counts(
     return inferences, labelled
 
 
-def wait_stored(client: QueryClient, phases: Sequence[Phase], timeout_s: float = 60.0) -> None:
+def wait_stored(client: Client, phases: Sequence[Phase], timeout_s: float = 60.0) -> None:
     """Until every inference and label the demo sent can be read back (the sink is async)."""
     want_inf = {p.version: p.inferences for p in phases}
     want_lab = {p.version: p.labels for p in phases}
@@ -126,7 +124,7 @@ def _drift_args(reference: Phase, current: Phase) -> list[str]:
 
 
 def drift(
-    client: QueryClient, reference: Phase, current: Phase, cmd: Commands
+    client: Client, reference: Phase, current: Phase, cmd: Commands
 ) -> tuple[Finding, query_pb2.GetDriftResponse]:
     request = query_pb2.GetDriftRequest(
         model=MODEL_NAME,
@@ -170,7 +168,7 @@ def drift(
     return finding, response
 
 
-def latency(client: QueryClient, baseline: Phase, candidate: Phase, cmd: Commands) -> Finding:
+def latency(client: Client, baseline: Phase, candidate: Phase, cmd: Commands) -> Finding:
     request = query_pb2.GetLatencyRequest(
         model=MODEL_NAME, range=_range(baseline.start_ns, candidate.end_ns),
         group_by=["version"], baseline_version=baseline.version,
@@ -203,7 +201,7 @@ def latency(client: QueryClient, baseline: Phase, candidate: Phase, cmd: Command
     return finding
 
 
-def performance(client: QueryClient, baseline: Phase, candidate: Phase, cmd: Commands) -> Finding:
+def performance(client: Client, baseline: Phase, candidate: Phase, cmd: Commands) -> Finding:
     by_version: query_pb2.GetPerformanceResponse = client.call(
         "GetPerformance",
         query_pb2.GetPerformanceRequest(

@@ -15,10 +15,11 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from driftline.config.model import GrpcReceiverConfig, OtlpReceiverConfig, TLSConfig
-from driftline.errors import ConfigError
+from driftline.errors import ConfigError, ListenError
 from driftline.processors import IngestTransform
 from driftline.receiver._otlp import OTLP_SIGNALS, OtlpSignal
 from driftline.receiver.auth import BearerAuth
+from driftline.receiver.health import IngestHealthServicer, Probe, always_ready
 from driftline.receiver.ingest import DurableLog, Ingester
 from driftline.receiver.status import UNAUTHENTICATED
 from driftline.receiver.validate import inspect
@@ -94,12 +95,15 @@ async def start_otlp_grpc_server(
     health_servicer: health.aio.HealthServicer | None = None,
     *,
     transform: IngestTransform | None = None,
+    ready: Probe = always_ready,
 ) -> tuple[grpc.aio.Server, int]:
     """Start the OTLP/gRPC server on `config.protocols.grpc.endpoint`; return it and its port.
 
     `grpc.health.v1.Health` is served too, with the three OTLP services SERVING. When no
     `health_servicer` is given, one is created and the overall status ("") is SERVING as well;
-    a caller that passes its own decides "" itself. Stop with `await server.stop(grace)`.
+    a caller that passes its own decides "" itself. `ready` (e.g. `Wal.health`) turns the
+    created servicer's answers to NOT_SERVING while it names a reason (receiver/health.py).
+    Stop with `await server.stop(grace)`.
     """
     grpc_config = config.protocols.grpc
     server = grpc.aio.server(
@@ -112,7 +116,7 @@ async def start_otlp_grpc_server(
     server.add_generic_rpc_handlers(build_otlp_grpc_handlers(log, config, transform=transform))
     services = [otlp.grpc_service for otlp in OTLP_SIGNALS.values()]
     if health_servicer is None:
-        health_servicer = health.aio.HealthServicer()
+        health_servicer = IngestHealthServicer(ready)
         services.append("")
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     port = _bind(server, grpc_config)
@@ -120,6 +124,9 @@ async def start_otlp_grpc_server(
         await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
     await server.start()
     return server, port
+
+
+_ENDPOINT_KEY = "receivers.otlp.protocols.grpc.endpoint"
 
 
 def _bind(server: grpc.aio.Server, grpc_config: GrpcReceiverConfig) -> int:
@@ -130,9 +137,9 @@ def _bind(server: grpc.aio.Server, grpc_config: GrpcReceiverConfig) -> int:
         else:
             port = server.add_insecure_port(endpoint)
     except RuntimeError as exc:
-        raise OSError(f"OTLP/gRPC cannot listen on {endpoint}: {exc}") from exc
+        raise ListenError("OTLP/gRPC", endpoint, _ENDPOINT_KEY, str(exc)) from exc
     if not port:
-        raise OSError(f"OTLP/gRPC cannot listen on {endpoint}")
+        raise ListenError("OTLP/gRPC", endpoint, _ENDPOINT_KEY, "the address is not available")
     return int(port)
 
 

@@ -36,8 +36,8 @@ from tenacity import (
 from driftline import telemetry
 from driftline.config.model import ClickHouseConfig
 from driftline.errors import PermanentError, RetryableError
-from driftline.export.clickhouse.counting import count_items
 from driftline.export.clickhouse.plan import BatchPlan, PlanFile
+from driftline.export.otlp.encode.count import count_wire_items
 from driftline.export.records import Record, RecordSource
 from driftline.signals import Signal
 
@@ -54,6 +54,8 @@ class Inserter(Protocol):
         payloads: Sequence[bytes],
         token: str,
         tables: Collection[str] | None = None,
+        *,
+        ids: Sequence[int] | None = None,
     ) -> None: ...
 
 
@@ -90,6 +92,8 @@ class ClickHouseSink:
         # Item counts of the batch being built and written: decoding a request to count its
         # items costs ~1 ms per 1000 spans with the GIL held, so each record is counted once.
         self._counted: dict[int, int] = {}
+        # flush_now(): a reader waits for what is pending (driftline.mlflow's read barrier).
+        self._hurry = threading.Event()
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -103,6 +107,17 @@ class ClickHouseSink:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
+
+    def shutdown(self, grace_s: float) -> None:
+        """The lifecycle's stop: an INSERT in flight cannot be interrupted, so it gets at least
+        the usual 30 s to finish."""
+        self.stop(max(grace_s, 30.0))
+
+    def flush_now(self) -> None:
+        """Write the batch being built without waiting for `flush_interval` (a reader waits
+        for it). While a batch is open the sink polls the WAL every 10 ms, so this is seen
+        within that."""
+        self._hurry.set()
 
     # ---- the loop ----------------------------------------------------------------------------
 
@@ -150,19 +165,21 @@ class ClickHouseSink:
             if rows >= cfg.max_rows or size >= max_bytes:
                 return batch
             remaining = deadline - time.monotonic()
-            if batch and remaining <= 0:
+            if batch and (remaining <= 0 or self._hurry.is_set()):
+                self._hurry.clear()
                 return batch
             if not batch:
                 deadline = time.monotonic() + cfg.flush_interval_s
                 remaining = cfg.flush_interval_s
-            self._read(min(max(remaining, 0.01), 0.5), max_bytes - size)
+            poll = 0.01 if batch else 0.5  # an open batch: notice flush_now() soon
+            self._read(min(max(remaining, 0.01), poll), max_bytes - size)
         return batch
 
     def _rows(self, record: Record) -> int:
         rows = self._counted.get(record.id)
         if rows is None:
             try:
-                rows = count_items(Signal(record.kind), record.payload)
+                rows = count_wire_items(Signal(record.kind), record.payload)
             except Exception:
                 rows = 1  # undecodable here; ClickHouse will decide, the bisect sets it aside
             self._counted[record.id] = rows
@@ -182,13 +199,17 @@ class ClickHouseSink:
 
     def _insert_signal(self, signal: Signal, records: list[Record], token: str) -> None:
         payloads = [r.payload for r in records]
+        ids = [r.id for r in records]
         try:
-            self._with_retry(lambda: self._inserter.insert(signal, payloads, token))
+            self._with_retry(lambda: self._inserter.insert(signal, payloads, token, ids=ids))
             for record in records:
                 telemetry.INSERT_ROWS.labels(signal.name.lower()).inc(self._rows(record))
         except PermanentError as e:
             log.warning("clickhouse refused a %s batch (%s); bisecting", signal.name.lower(), e)
-            self._bisect(signal, records, token, _refusing(e))
+            # Only the refused sub-ranges: the others landed under their own tokens.
+            ranges = getattr(e, "ranges", ()) or ((0, len(records)),)
+            for lo, hi in ranges:
+                self._bisect(signal, records[lo:hi], token, _refusing(e))
 
     def _bisect(
         self, signal: Signal, records: list[Record], token: str, tables: frozenset[str] | None

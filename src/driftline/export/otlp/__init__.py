@@ -10,7 +10,7 @@
 - retry.py       the Collector's jittered exponential backoff, server delays honoured
 - state.py       the "sent through" mark that lets resends after a restart be counted
 - metrics.py     driftline_exporter_* counters on /metrics
-- build.py       config → cursors and started forwarders (what service.py calls)
+- build.py       config → cursors and forwarders (what service.py starts)
 
 Guarantees: at-least-once per destination across crashes (a batch is acknowledged only once
 the destination accepted it, refused it permanently, or it was given up on and counted);
@@ -20,7 +20,13 @@ slows ingest or the ClickHouse sink: it only holds WAL segments, and beyond `max
 drops its own oldest records (counted, reason "lag") rather than letting the WAL fill up.
 """
 
-from driftline.export.otlp.build import forward_cursors, start_forwarders
+from driftline.export.otlp.build import build_forwarders, forward_cursors, start_forwarders
 from driftline.export.otlp.forwarder import OtlpForwarder, Transform
 
-__all__ = ["OtlpForwarder", "Transform", "forward_cursors", "start_forwarders"]
+__all__ = [
+    "OtlpForwarder",
+    "Transform",
+    "build_forwarders",
+    "forward_cursors",
+    "start_forwarders",
+]

@@ -28,14 +28,14 @@ def transport_for(config: OtlpExporterConfig) -> Transport:
     return GrpcTransport(config) if config.protocol == "grpc" else HttpTransport(config)
 
 
-def start_forwarders(
+def build_forwarders(
     wal: Wal,
     destinations: Sequence[OtlpExporterConfig],
     state_dir: str | Path,
     *,
     transform: Transform | None = None,
 ) -> list[OtlpForwarder]:
-    """Build and start one forwarder per enabled destination, reading `wal` (which must have
+    """One forwarder per enabled destination, not started, reading `wal` (which must have
     been opened with `forward_cursors(destinations)` among its cursors)."""
     forwarders = []
     for dest in enabled(destinations):
@@ -44,9 +44,23 @@ def start_forwarders(
             stats = wal.stats().cursors.get(cursor)
             return stats.lag_bytes if stats is not None else 0
 
-        forwarder = OtlpForwarder(
-            wal, dest, transport_for(dest), state_dir, transform=transform, lag_bytes=lag
+        forwarders.append(
+            OtlpForwarder(
+                wal, dest, transport_for(dest), state_dir, transform=transform, lag_bytes=lag
+            )
         )
+    return forwarders
+
+
+def start_forwarders(
+    wal: Wal,
+    destinations: Sequence[OtlpExporterConfig],
+    state_dir: str | Path,
+    *,
+    transform: Transform | None = None,
+) -> list[OtlpForwarder]:
+    """`build_forwarders`, each started."""
+    forwarders = build_forwarders(wal, destinations, state_dir, transform=transform)
+    for forwarder in forwarders:
         forwarder.start()
-        forwarders.append(forwarder)
     return forwarders

@@ -152,6 +152,9 @@ class OtlpForwarder:
             thread.join(max(0.0, deadline - time.monotonic()))
         self._transport.close()
 
+    def shutdown(self, grace_s: float) -> None:
+        self.stop(timeout_s=max(1.0, grace_s))
+
     # ---- reader ------------------------------------------------------------------------------
 
     def _run_reader(self) -> None:
