@@ -25,7 +25,13 @@ from driftline.api.status import code_label, status_for
 from driftline.api.values import sql_response
 from driftline.config.model import QueryConfig, SloConfig
 from driftline.errors import InvalidInputError, NotFoundError
-from driftline.query.sql import SqlTimeoutError, run_readonly_sql
+from driftline.query.sql import (
+    SqlResult,
+    SqlTimeoutError,
+    cancel_statement,
+    new_tag,
+    run_readonly_sql,
+)
 from driftline.receiver.ingest import DurableLog
 from driftline.signals import Signal
 from driftline.storage import explore_sql
@@ -66,12 +72,23 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
                 request.timeout_seconds, self._config.max_execution_time_s, context.time_remaining()
             )
             sql, parameters = request.sql, dict(request.parameters)
-            result = await self._pool.run(
-                lambda client: run_readonly_sql(client, sql, parameters, max_rows, timeout_s)
-            )
+            result = await self._run_sql(sql, parameters, max_rows, timeout_s)
             return sql_response(result)
 
         return await call_rpc("Sql", context, handle)
+
+    async def _run_sql(
+        self, sql: str, parameters: dict[str, str], max_rows: int, timeout_s: float
+    ) -> SqlResult:
+        """Read-only SQL on a worker, within its time and memory limits (harden: #16.3/4)."""
+        tag, memory = new_tag(), self._config.max_memory_usage_mib << 20
+        return await self._pool.run_bounded(
+            lambda client: run_readonly_sql(
+                client, sql, parameters, max_rows, timeout_s, max_memory_bytes=memory, tag=tag
+            ),
+            timeout_s,
+            lambda client: cancel_statement(client, tag),
+        )
 
     async def _table(
         self, method: str, context: grpc.aio.ServicerContext, statement: Statement
@@ -83,9 +100,7 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
             binds = {name: str(value) for name, value in params.items()}
             timeout_s = time_limit(0, self._config.max_execution_time_s, context.time_remaining())
             max_rows = self._config.max_rows
-            result = await self._pool.run(
-                lambda client: run_readonly_sql(client, sql, binds, max_rows, timeout_s)
-            )
+            result = await self._run_sql(sql, binds, max_rows, timeout_s)
             if method == "GetTrace" and not result.rows:
                 raise NotFoundError(f"no spans stored for trace {binds['trace_id']}")
             return sql_response(result)

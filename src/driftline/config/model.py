@@ -33,6 +33,7 @@ DEFAULT_FLUSH_INTERVAL_S: Final = 1.0
 DEFAULT_DEDUP_WINDOW: Final = 1000
 DEFAULT_QUERY_MAX_ROWS: Final = 10_000
 DEFAULT_QUERY_MAX_SECONDS: Final = 30.0
+DEFAULT_QUERY_MAX_MEMORY_MIB: Final = 1024
 
 SyncPolicy = Literal["always", "interval", "never"]
 
@@ -280,6 +281,8 @@ class QueryConfig:
     auth_token: str = ""
     max_rows: int = DEFAULT_QUERY_MAX_ROWS
     max_execution_time_s: float = DEFAULT_QUERY_MAX_SECONDS  # YAML key `max_execution_time`
+    # One statement's memory (the engine's max_memory_usage); past it the statement fails alone.
+    max_memory_usage_mib: int = DEFAULT_QUERY_MAX_MEMORY_MIB
     tls: TLSConfig = field(default_factory=TLSConfig)
 
     def validate(self, path: str) -> list[str]:
@@ -288,6 +291,8 @@ class QueryConfig:
             problems.append(f"{path}.max_rows: must be > 0")
         if self.max_execution_time_s <= 0:
             problems.append(f"{path}.max_execution_time: must be > 0")
+        if self.max_memory_usage_mib <= 0:
+            problems.append(f"{path}.max_memory_usage_mib: must be > 0")
         return problems + self.tls.validate(f"{path}.tls")
 
 

@@ -12,9 +12,21 @@ Two layers keep a statement from writing:
    in order and refuses to change any after readonly=1, so INSERT, CREATE, DROP, ALTER, SET,
    table functions and a `SETTINGS` clause of the user's own all fail with READONLY (164).
 
+Readonly does not stop reads of the host (`SELECT file('/etc/passwd')`, `url()`,
+`system.processes`), so a third layer confines what a statement may reach: the engine parses it
+(`EXPLAIN AST`) and `sandbox.check_tree` walks that tree against allow-lists of functions,
+table functions and system tables. chDB has no users to restrict (its one user may not create
+any), so on the embedded engine the allow-list is the boundary; on a server, also give the
+query API a user without the SOURCES grants (docs/sql-sandbox.md).
+
 Rows are bounded with `max_result_rows=max_rows+1` and `result_overflow_mode='break'`: the
 engine stops at a block boundary past the limit, we keep `max_rows` and report `truncated` when
-more came back. Time is bounded with `max_execution_time` (TIMEOUT_EXCEEDED, 159).
+more came back. Time is bounded with `max_execution_time` (TIMEOUT_EXCEEDED, 159) and, for what
+that setting does not cover (schema inference of a table function waits on the network), the
+HTTP/TCP timeouts of the engine set to the same bound; a caller that gives up earlier cancels the
+statement with `cancel_statement` (KILL QUERY on the tag the statement carries as a leading
+comment), which frees the worker. Memory is bounded with `max_memory_usage`: past it the
+statement fails alone (MEMORY_LIMIT_EXCEEDED, 241 → SqlTooLargeError) and ingest goes on.
 
 Timestamps come back timezone-aware (the column's zone, else the server's).
 
@@ -29,8 +41,10 @@ read-only, bad parameter) → INVALID_ARGUMENT; `SqlTimeoutError` → DEADLINE_E
 
 from __future__ import annotations
 
+import math
 import re
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -43,6 +57,7 @@ from clickhouse_connect.driver.exceptions import (
 )
 
 from driftline.errors import DriftlineError, InvalidInputError, RetryableError, TooLargeError
+from driftline.query.sandbox import check_tree, parse_ast
 from driftline.query.statement import Statement, check_statement
 
 TIMEOUT_EXCEEDED: Final = 159
@@ -56,6 +71,8 @@ _PLACEHOLDER: Final = re.compile(r"\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*:\s*([^{}]+?)
 _WRAPPER: Final = re.compile(r"^(?:Nullable|LowCardinality)\((.*)\)$")
 _VERBATIM_TYPES: Final = ("String", "FixedString", "Enum")
 _IN_SCOPE: Final = re.compile(r":\s*In scope SELECT formatQuerySingleLine.*", re.DOTALL)
+DEFAULT_MAX_MEMORY_BYTES: Final = 1 << 30
+_TAG_PREFIX: Final = "driftline-sql:"
 
 
 class SqlError(InvalidInputError):
@@ -106,15 +123,33 @@ class _Raw:
         return self.text
 
 
-def readonly_settings(max_rows: int, max_execution_time_s: float) -> dict[str, Any]:
+def readonly_settings(
+    max_rows: int, max_execution_time_s: float, max_memory_bytes: int = DEFAULT_MAX_MEMORY_BYTES
+) -> dict[str, Any]:
     """Per-statement settings. `readonly` MUST stay last: after it nothing can be changed."""
+    seconds = max(1, math.ceil(max_execution_time_s))  # the socket timeouts take whole seconds
     return {
         "max_result_rows": max_rows + 1,
         "result_overflow_mode": "break",
         "max_execution_time": max_execution_time_s,
         "timeout_overflow_mode": "throw",
+        "max_memory_usage": max_memory_bytes,
+        "allow_introspection_functions": 0,
+        # Network waits that max_execution_time does not see (schema inference, connecting).
+        "http_connection_timeout": min(seconds, 5),
+        "http_receive_timeout": seconds,
+        "http_send_timeout": seconds,
+        "http_max_tries": 1,
+        "connect_timeout": min(seconds, 5),
+        "receive_timeout": seconds,
+        "send_timeout": seconds,
         "readonly": 1,
     }
+
+
+def new_tag() -> str:
+    """A tag to run a statement under, so that `cancel_statement` can find it."""
+    return uuid.uuid4().hex
 
 
 def run_readonly_sql(
@@ -123,19 +158,23 @@ def run_readonly_sql(
     parameters: Mapping[str, str],
     max_rows: int,
     max_execution_time_s: float,
+    *,
+    max_memory_bytes: int = DEFAULT_MAX_MEMORY_BYTES,
+    tag: str = "",
 ) -> SqlResult:
-    """Run one read-only statement; at most `max_rows` rows, at most `max_execution_time_s`."""
-    if max_rows <= 0 or max_execution_time_s <= 0:
-        raise ValueError("max_rows and max_execution_time_s must be > 0")
+    """Run one read-only statement; at most `max_rows` rows, `max_execution_time_s` seconds and
+    `max_memory_bytes` of memory. `tag` (from `new_tag`) lets `cancel_statement` stop it."""
+    if max_rows <= 0 or max_execution_time_s <= 0 or max_memory_bytes <= 0:
+        raise ValueError("max_rows, max_execution_time_s and max_memory_bytes must be > 0")
     statement = check_statement(sql)
     binds = bind_parameters(statement.text, parameters)
-    settings = readonly_settings(max_rows, max_execution_time_s)
-    confirm_with_engine(client, statement, settings)
+    settings = readonly_settings(max_rows, max_execution_time_s, max_memory_bytes)
+    rendering = confirm_with_engine(client, statement, settings)
+    confine(client, statement, binds, settings, rendering)
     started = time.monotonic()
+    text = f"/* {_TAG_PREFIX}{tag} */ {statement.text}" if tag else statement.text
     try:
-        result = client.query(
-            statement.text, parameters=binds or None, settings=settings, tz_mode="aware"
-        )
+        result = client.query(text, parameters=binds or None, settings=settings, tz_mode="aware")
     except (ClickHouseError, OSError) as exc:
         raise classify(exc) from exc
     elapsed_s = time.monotonic() - started
@@ -179,7 +218,10 @@ def classify(exc: BaseException) -> DriftlineError:
     if code == TIMEOUT_EXCEEDED:
         return SqlTimeoutError(message)
     if code == MEMORY_LIMIT_EXCEEDED:
-        return SqlTooLargeError(message)
+        return SqlTooLargeError(
+            "the statement needs more memory than one query may use "
+            f"(query.max_memory_usage_mib): {message.splitlines()[0]}"
+        )
     if isinstance(exc, OSError) or code in _UNAVAILABLE_CODES:
         return StorageUnavailableError(f"ClickHouse is unavailable: {message}")
     if isinstance(exc, OperationalError) and code is None:
@@ -189,8 +231,11 @@ def classify(exc: BaseException) -> DriftlineError:
     return StorageUnavailableError(f"ClickHouse client error: {message}")
 
 
-def confirm_with_engine(client: Client, statement: Statement, settings: dict[str, Any]) -> None:
-    """Let ClickHouse's parser decide that the text is one statement, and check its rendering."""
+def confirm_with_engine(client: Client, statement: Statement, settings: dict[str, Any]) -> str:
+    """Let ClickHouse's parser decide that the text is one statement, and check its rendering.
+
+    Returns the rendering (the engine's canonical text), or the text itself on a server too old
+    to render it."""
     try:
         result = client.query(
             "SELECT formatQuerySingleLine({q:String})",
@@ -200,11 +245,43 @@ def confirm_with_engine(client: Client, statement: Statement, settings: dict[str
     except (ClickHouseError, OSError) as exc:
         error = classify(exc)
         if isinstance(error, SqlError) and error.code == UNKNOWN_FUNCTION:
-            return  # a server older than 23.10; HTTP servers refuse multi-statements themselves
+            return statement.text  # a server older than 23.10; HTTP servers refuse
+            # multi-statements themselves
         if isinstance(error, SqlError) and error.code == SYNTAX_ERROR:
             raise SqlError(_IN_SCOPE.sub("", str(error)), code=error.code, name=error.name) from exc
         raise error from exc
-    check_statement(str(result.result_rows[0][0]))
+    rendering = str(result.result_rows[0][0])
+    check_statement(rendering)
+    return rendering
+
+
+def confine(
+    client: Client,
+    statement: Statement,
+    binds: dict[str, Any],
+    settings: dict[str, Any],
+    rendering: str,
+) -> None:
+    """Let the engine parse the statement and check its tree against the sandbox's lists."""
+    try:
+        result = client.query(
+            f"EXPLAIN AST {statement.text}", parameters=binds or None, settings=settings
+        )
+    except (ClickHouseError, OSError) as exc:
+        raise classify(exc) from exc
+    check_tree(parse_ast(str(row[0]) for row in result.result_rows), rendering)
+
+
+def cancel_statement(client: Client, tag: str) -> None:
+    """Stop the statement running under `tag` (best effort: it may have ended already)."""
+    if not re.fullmatch(r"[0-9a-f]{32}", tag):
+        raise ValueError(f"not a tag from new_tag(): {tag!r}")
+    try:
+        client.command(
+            f"KILL QUERY WHERE startsWith(query, '/* {_TAG_PREFIX}{tag} */') ASYNC",
+        )
+    except (ClickHouseError, OSError) as exc:
+        raise classify(exc) from exc
 
 
 def _probe_columns(
