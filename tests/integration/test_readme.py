@@ -9,7 +9,7 @@ Conventions (every helper adding README commands follows them):
 - Environment: PATH starts with the venv's bin (`driftline`, `python`); DRIFTLINE_QUERY_ENDPOINT
   and OTEL_EXPORTER_OTLP_ENDPOINT point at the live server; the cwd is a temp dir with
   `bench/` and `examples/` linked in. The default addresses in a block (127.0.0.1:4317, :4318,
-  :4319, :9464, localhost too) are rewritten to the live server's.
+  :4319, :9464, :5000, :4320, localhost too) are rewritten to the live server's.
 - Markers on the lines just before a fence: `<!-- readme: skip (reason) -->` (cannot run
   here: make, docker, kubectl, a long demo), `<!-- readme: fragment -->` (a YAML piece, not a
   whole config), `<!-- readme: expect "REGEX" -->` (repeatable: stdout must match each).
@@ -96,7 +96,7 @@ def test_blocks_follow_the_convention() -> None:
 def _rewrite(text: str, data: FirstHour) -> str:
     ep = data.server.endpoints
     for port, key in (("4317", "otlp_grpc"), ("4318", "otlp_http"), ("4319", "query_grpc"),
-                      ("9464", "metrics")):  # fmt: skip
+                      ("9464", "metrics"), ("5000", "mlflow"), ("4320", "console")):  # fmt: skip
         text = re.sub(rf"\b(127\.0\.0\.1|localhost):{port}\b", ep[key], text)
     return text
 
@@ -115,6 +115,9 @@ def _env(data: FirstHour) -> dict[str, str]:
     env["DRIFTLINE_QUERY_ENDPOINT"] = data.query
     env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://{data.otlp_grpc}"
     env["OTEL_EXPORTER_OTLP_PROTOCOL"] = "grpc"
+    env["MLFLOW_TRACKING_URI"] = f"http://{data.server.endpoints['mlflow']}"
+    env["MLFLOW_DISABLE_TELEMETRY"] = "true"  # MLflow phones home otherwise
+    env["DO_NOT_TRACK"] = "true"
     return env
 
 

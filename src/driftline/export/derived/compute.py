@@ -8,6 +8,7 @@ An empty window raises EmptyWindowError, which the loop counts as a skip, not a 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Final
 
@@ -128,9 +129,9 @@ def _scopes(version: str, cfg: DerivedConfig, now_ns: int) -> tuple[Scope, Scope
     )
 
 
-def _check_value(feature: dq.FeatureQuality, name: str) -> float:
+def _check_value(feature: dq.FeatureQuality, name: str) -> float | None:
     check = feature.check(name)
-    return check.value if check is not None else float("nan")
+    return check.value if check is not None and not math.isnan(check.value) else None
 
 
 def quality(

@@ -28,7 +28,6 @@ Drift scores are the method's own statistic: a distance (higher = more drift) or
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Final
 
@@ -121,10 +120,11 @@ def series(snapshot: Snapshot) -> dict[MetricSpec, list[Point]]:
         if m.quality is not None:
             for fq in m.quality.features:
                 at = (*mv, fq.feature)
-                out[MISSING_SHARE].append((at, fq.missing_share))
-                if not math.isnan(fq.unseen_share):
+                if fq.missing_share is not None:
+                    out[MISSING_SHARE].append((at, fq.missing_share))
+                if fq.unseen_share is not None:
                     out[UNSEEN_SHARE].append((at, fq.unseen_share))
-                if not math.isnan(fq.out_of_range_share):
+                if fq.out_of_range_share is not None:
                     out[OUT_OF_RANGE_SHARE].append((at, fq.out_of_range_share))
             out[QUALITY_FLAGGED].append((mv, float(m.quality.flagged)))
         if m.multivariate is not None:

@@ -31,9 +31,9 @@ class LatencySnapshot:
 @dataclass(frozen=True, slots=True)
 class FeatureQualityPoint:
     feature: str
-    missing_share: float
-    unseen_share: float  # NaN for numerical features
-    out_of_range_share: float  # NaN for categorical features
+    missing_share: float | None  # None: nothing to measure (no values are NaN: equal rounds
+    unseen_share: float | None  # compare equal); None for numerical features
+    out_of_range_share: float | None  # None for categorical features
     flagged: bool
 
 
