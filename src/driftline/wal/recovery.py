@@ -48,7 +48,6 @@ class Recovered:
     appendable: Segment | None  # the newest segment, if new frames may follow its last one
     corrupt_records: int = 0
     torn_bytes_truncated: int = 0
-    quarantined: list[Path] = field(default_factory=list)
     forgotten_cursors: list[str] = field(default_factory=list)
 
 
@@ -87,7 +86,6 @@ def recover(directory: Path, cursors: Sequence[str]) -> Recovered:
     files = list_segments(directory)
     segments: list[Segment] = []
     corrupt = torn = 0
-    quarantined: list[Path] = []
     changed_dir = False
     appendable: Segment | None = None
     end_ids = [1]  # one past every id a segment accounts for, deleted empty ones included
@@ -113,7 +111,6 @@ def recover(directory: Path, cursors: Sequence[str]) -> Recovered:
             records = _count(damage, files[i + 1][0] if at_tail and not is_last else None)
             corrupt += records
             where = quarantine(directory, path, damage.start, buf[damage.start : damage.end])
-            quarantined.append(where)
             log.error(
                 "WAL %s: %d damaged record(s) (ids %s, bytes %d..%d) set aside in %s",
                 path.name, records, _ids(damage), damage.start, damage.end, where,
@@ -158,7 +155,6 @@ def recover(directory: Path, cursors: Sequence[str]) -> Recovered:
         appendable=appendable,
         corrupt_records=corrupt,
         torn_bytes_truncated=torn,
-        quarantined=quarantined,
         forgotten_cursors=forgotten,
     )
 

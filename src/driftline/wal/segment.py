@@ -75,13 +75,6 @@ class Segment:
     def last_id(self) -> int:
         return self.end_id - 1
 
-    def locate(self, record_id: int) -> tuple[int, int] | None:
-        """(offset, frame size) of an intact record, or None."""
-        i = record_id - self.first_id
-        if 0 <= i < len(self.starts) and self.starts[i] != NOT_INTACT:
-            return self.starts[i], self.sizes[i]
-        return None
-
     def offset_of(self, record_id: int) -> int:
         """Where the bytes of `record_id` and everything after it begin (approximate for a
         damaged id: the next intact frame, else the end of the file)."""

@@ -6,9 +6,10 @@ the same `insert_deduplication_token`s and ClickHouse drops what already landed.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from driftline.wal.fsio import replace_atomically
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,14 +41,5 @@ class PlanFile:
             return None
 
     def save(self, plan: BatchPlan) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        with open(tmp, "w") as f:
-            json.dump({"first_id": plan.first_id, "last_id": plan.last_id}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        data = json.dumps({"first_id": plan.first_id, "last_id": plan.last_id})
+        replace_atomically(self.path, data.encode())
