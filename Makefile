@@ -15,13 +15,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 $(GEN)/.stamp: $(PROTOS) $(STAMP)
-	rm -rf $(GEN) && mkdir -p $(GEN)
-	$(BIN)/python -m grpc_tools.protoc -Iproto --python_out=$(GEN) --pyi_out=$(GEN) \
-		--grpc_python_out=$(GEN) $(PROTOS)
-	$(BIN)/python scripts/fix_gen_imports.py $(GEN)
-	touch $(GEN)/.stamp
+	$(BIN)/python scripts/gen_proto.py proto $(GEN)
 
+# `driftline` lives in .venv/bin: activate the venv once per shell to have it on PATH.
 install: $(STAMP) $(GEN)/.stamp
+	@echo "driftline is installed in $(VENV): run '. $(VENV)/bin/activate' to put it on PATH"
 
 proto: $(GEN)/.stamp
 
@@ -52,7 +50,9 @@ bench: install
 	$(BIN)/python bench/sdk_bench.py
 	$(BIN)/python bench/processors_bench.py
 	$(BIN)/python bench/runs_bench.py
+	$(BIN)/python bench/mlflow_bench.py
 	$(BIN)/python bench/forward_bench.py
+	$(BIN)/python bench/console_bench.py
 
 clean:
 	rm -rf $(VENV) $(GEN) .pytest_cache .mypy_cache .ruff_cache

@@ -15,7 +15,8 @@ import json
 import tempfile
 import time
 
-from driftline.analysis.drift import DriftRequest, Window, drift_report
+from driftline.analysis.drift import DriftRequest, Window
+from driftline.query.drift import drift_report
 from driftline.storage.client import Target, connect
 from driftline.storage.migrate import migrate
 from driftline.storage.schema import DdlContext

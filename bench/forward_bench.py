@@ -149,7 +149,8 @@ def _driftline(
     proc = subprocess.Popen(
         [sys.executable, "-m", "driftline", "serve", "--data-dir", str(data), "--config",
          str(config), "--otlp-grpc", "127.0.0.1:0", "--otlp-http", "127.0.0.1:0",
-         "--query-grpc", "127.0.0.1:0", "--metrics", "127.0.0.1:0"],
+         "--query-grpc", "127.0.0.1:0", "--metrics", "127.0.0.1:0",
+         "--mlflow", "127.0.0.1:0", "--console", "127.0.0.1:0"],
         stderr=log,
     )  # fmt: skip
     endpoints = data / "endpoints.json"

@@ -21,8 +21,9 @@ from dataclasses import replace
 
 from timing import best_of  # bench/timing.py (scripts run as `python bench/…`)
 
-from driftline.analysis.drift import DriftRequest, Window, drift_report
-from driftline.analysis.latency import latency
+from driftline.analysis.drift import DriftRequest, Window
+from driftline.query.drift import drift_report
+from driftline.query.latency import latency
 from driftline.storage.client import Target, connect
 from driftline.storage.latency_sql import Range
 from driftline.storage.migrate import migrate

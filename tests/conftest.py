@@ -31,3 +31,15 @@ def chdb_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     path = tmp_path_factory.mktemp("chdb")
     os.environ[_CHDB_DIR_ENV] = str(path)
     yield path
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """A real headless Chromium (Debian's, driven by Playwright): see tests/browser.py.
+
+    Module-scoped: Playwright's sync API keeps an asyncio loop running in this thread while
+    the browser is open, and `asyncio.run` in any later test would refuse to start."""
+    from tests.browser import launch
+
+    with launch() as chromium:
+        yield chromium

@@ -42,7 +42,8 @@ class ServerProcess:
         args = [
             sys.executable, "-m", "driftline", "serve", "--data-dir", str(self.data_dir),
             "--otlp-grpc", "127.0.0.1:0", "--otlp-http", "127.0.0.1:0",
-            "--query-grpc", "127.0.0.1:0", "--metrics", "127.0.0.1:0",
+            "--query-grpc", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--mlflow", "127.0.0.1:0",
+            "--console", "127.0.0.1:0",
         ]  # fmt: skip
         if self.config is not None:
             config_path = self.data_dir / "config.yaml"

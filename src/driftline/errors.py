@@ -4,6 +4,7 @@ DriftlineError
 ├── PermanentError        the same input fails again: never retry, count it
 │   ├── InvalidInputError malformed request or data (INVALID_ARGUMENT / 400)
 │   ├── NotFoundError     what the request names does not exist (NOT_FOUND)
+│   ├── EmptyWindowError  a window of an analytics question holds no data (FAILED_PRECONDITION)
 │   ├── TooLargeError     over a configured size limit (RESOURCE_EXHAUSTED / 413)
 │   └── RepeatedFailureError  a retryable error that kept coming back on the same data
 ├── RetryableError        try again later, after `delay_s` if given; repeating on the same
@@ -13,6 +14,9 @@ DriftlineError
 │   ├── BatchTooLargeError  the engine ran out of memory on this batch: split it, don't repeat it
 │   └── WalFullError      the WAL is at its size cap (UNAVAILABLE + RetryInfo / 503)
 ├── ConfigError           configuration is invalid; carries every problem found
+├── StartupError          `serve` cannot start for a reason the user can fix (one line, exit 2)
+│   ├── ListenError       an endpoint cannot be listened on (busy port, no such address)
+│   └── DataDirInUseError another process holds the data dir's lock (a second `serve`)
 └── WalCorruptionError    a WAL file cannot be interpreted at all (startup only)
 """
 
@@ -33,6 +37,10 @@ class InvalidInputError(PermanentError):
 
 class NotFoundError(PermanentError):
     """The request names something (a model, a trace, a reference) that is not stored."""
+
+
+class EmptyWindowError(PermanentError):
+    """A window of a drift, latency or performance question holds no (finite) values."""
 
 
 class TooLargeError(PermanentError):
@@ -87,6 +95,25 @@ class ConfigError(DriftlineError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("invalid configuration:\n  " + "\n  ".join(problems))
         self.problems = problems
+
+
+class StartupError(DriftlineError):
+    """`serve` cannot start for a reason the user can fix; the CLI prints it as one line."""
+
+
+class ListenError(StartupError, OSError):
+    """`component` cannot listen on `endpoint` (the value of config key `config_key`)."""
+
+    def __init__(self, component: str, endpoint: str, config_key: str, detail: str) -> None:
+        super().__init__(f"{component} cannot listen on {endpoint}: {detail}")
+        self.component = component
+        self.endpoint = endpoint
+        self.config_key = config_key
+        self.detail = detail
+
+
+class DataDirInUseError(StartupError):
+    """The WAL directory is locked by another open WAL: a second `serve` on one data dir."""
 
 
 class WalCorruptionError(DriftlineError):

@@ -2,8 +2,8 @@
 `TLSConfig`. One binding for every gRPC port driftline opens (OTLP/gRPC, the query API).
 
 An unreadable key or certificate is a ConfigError naming `<config_path>.tls.<key>`; a port
-that cannot be bound is an OSError naming the server and the endpoint — both one line for
-the CLI, nothing left listening.
+that cannot be bound is a ListenError naming the server, the endpoint and its key — both one
+line for the CLI, nothing left listening.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import grpc
 
 from driftline.config.model import TLSConfig
-from driftline.errors import ConfigError
+from driftline.errors import ConfigError, ListenError
 
 
 def bind_grpc(
@@ -24,9 +24,9 @@ def bind_grpc(
         else:
             port = server.add_insecure_port(endpoint)
     except RuntimeError as exc:
-        raise OSError(f"{what} cannot listen on {endpoint}: {exc}") from exc
+        raise ListenError(what, endpoint, f"{config_path}.endpoint", str(exc)) from exc
     if not port:
-        raise OSError(f"{what} cannot listen on {endpoint}")
+        raise ListenError(what, endpoint, f"{config_path}.endpoint", "the address is not available")
     return int(port)
 
 

@@ -89,3 +89,43 @@ RUN_FAILED: Final = "FAILED"
 RUN_KILLED: Final = "KILLED"
 RUN_CRASHED: Final = "CRASHED"
 RUN_TERMINAL_STATUSES: Final = (RUN_FINISHED, RUN_FAILED, RUN_KILLED)
+
+# ---- MLflow's tracking API (driftline.mlflow; docs/mlflow.md) ------------------------------------
+# Writes through the MLflow API become run events like the SDK's, plus these. Run events:
+ML_RUN_UPDATE: Final = "ml.run.update"  # status and/or run name (UpdateRun), end time = timestamp
+ML_RUN_DELETE: Final = "ml.run.delete"  # lifecycle_stage → deleted
+ML_RUN_RESTORE: Final = "ml.run.restore"  # lifecycle_stage → active
+ML_RUN_TAGS_DELETE: Final = "ml.run.tags_delete"  # ml.run.tag.<key> = '' per deleted key
+ML_RUN_INPUT: Final = "ml.run.input"  # one dataset input (LogInputs), attributes below
+ML_RUN_EXPERIMENT_ID: Final = "ml.run.experiment_id"  # on the start event of an MLflow run
+ML_RUN_INPUT_NAME: Final = "ml.run.input.name"
+ML_RUN_INPUT_DIGEST: Final = "ml.run.input.digest"
+ML_RUN_INPUT_SOURCE_TYPE: Final = "ml.run.input.source_type"
+ML_RUN_INPUT_SOURCE: Final = "ml.run.input.source"
+ML_RUN_INPUT_SCHEMA: Final = "ml.run.input.schema"
+ML_RUN_INPUT_PROFILE: Final = "ml.run.input.profile"
+ML_RUN_INPUT_TAG_PREFIX: Final = "ml.run.input.tag."  # e.g. ml.run.input.tag.mlflow.data.context
+ML_RUN_MLFLOW_EVENTS: Final = (ML_RUN_UPDATE, ML_RUN_DELETE, ML_RUN_RESTORE, ML_RUN_TAGS_DELETE)
+# Experiment events: one log record each, carrying ml.experiment.id.
+ML_EXPERIMENT_ID: Final = "ml.experiment.id"
+ML_EXPERIMENT_NAME: Final = "ml.experiment.name"
+ML_EXPERIMENT_ARTIFACT_LOCATION: Final = "ml.experiment.artifact_location"
+ML_EXPERIMENT_TAG_PREFIX: Final = "ml.experiment.tag."
+ML_EXPERIMENT_CREATE: Final = "ml.experiment.create"
+ML_EXPERIMENT_RENAME: Final = "ml.experiment.rename"
+ML_EXPERIMENT_DELETE: Final = "ml.experiment.delete"
+ML_EXPERIMENT_RESTORE: Final = "ml.experiment.restore"
+ML_EXPERIMENT_TAGS: Final = "ml.experiment.tags"
+ML_EXPERIMENT_TAGS_DELETE: Final = "ml.experiment.tags_delete"
+# A logged model of the experiment (MLflow 3's LoggedModel): name = model id, and its whole
+# document as JSON in ml.experiment.tag.model; the newest document wins.
+ML_EXPERIMENT_MODEL: Final = "ml.experiment.model"
+ML_EXPERIMENT_EVENTS: Final = (
+    ML_EXPERIMENT_MODEL,
+    ML_EXPERIMENT_CREATE,
+    ML_EXPERIMENT_RENAME,
+    ML_EXPERIMENT_DELETE,
+    ML_EXPERIMENT_RESTORE,
+    ML_EXPERIMENT_TAGS,
+    ML_EXPERIMENT_TAGS_DELETE,
+)

@@ -36,11 +36,13 @@ from driftline.components.pipeline import Drain, WalComponent
 from driftline.components.servers import GrpcServer, HttpRunner, MetricsServer
 from driftline.components.wal_metrics import WalCollector
 from driftline.config.model import DriftlineConfig
+from driftline.console.server import start_console_server
 from driftline.export.clickhouse.sink import CURSOR as CLICKHOUSE_CURSOR
 from driftline.export.clickhouse.sink import ClickHouseSink
 from driftline.export.otlp import OtlpForwarder, Transform, build_forwarders, forward_cursors
 from driftline.export.records import Record
 from driftline.lifecycle import Hooks, Lifecycle
+from driftline.mlflow.component import MlflowServer, start_mlflow
 from driftline.processors import (
     DriftVerdictCache,
     build_forward_transform,
@@ -213,12 +215,20 @@ async def _start_all(
     # Redaction (and enrichment with apply_to: both) before the WAL; None: nothing configured.
     ingest_transform = build_ingest_transform(cfg, service.drift_cache)
     grpc_server = await lc.start(
-        GrpcServer(lambda: start_otlp_grpc_server(durable, otlp, transform=ingest_transform)),
+        GrpcServer(
+            lambda: start_otlp_grpc_server(
+                durable, otlp, transform=ingest_transform, ready=wal.health
+            )
+        ),
         "otlp-grpc",
     )
     service.endpoints["otlp_grpc"] = f"{_host(otlp.protocols.grpc.endpoint)}:{grpc_server.port}"
     http_runner = await lc.start(
-        HttpRunner(lambda: start_otlp_http_server(durable, otlp, transform=ingest_transform)),
+        HttpRunner(
+            lambda: start_otlp_http_server(
+                durable, otlp, transform=ingest_transform, ready=wal.health
+            )
+        ),
         "otlp-http",
     )
     service.endpoints["otlp_http"] = f"{_host(otlp.protocols.http.endpoint)}:{http_runner.port}"
@@ -239,6 +249,31 @@ async def _start_all(
         "query-api",
     )
     service.endpoints["query_grpc"] = f"{_host(cfg.query.endpoint)}:{query_server.port}"
+    if cfg.mlflow.enabled:  # MLflow's tracking API (driftline.mlflow): writes via the WAL
+        mlflow = await lc.start(
+            MlflowServer(
+                lambda: start_mlflow(
+                    cfg, log=label_log, client_factory=lambda: connect(target),
+                    database=target.database,
+                    stored_through=lambda: wal.stats().cursors[CLICKHOUSE_CURSOR].acked_through,
+                    written_through=wal.stats().head_id, flush_now=sink.flush_now,
+                )
+            ),
+            "mlflow",
+        )  # fmt: skip
+        service.endpoints["mlflow"] = f"{_host(cfg.mlflow.endpoint)}:{mlflow.port}"
+    if cfg.console.enabled:  # the web console asks the query API like any client
+        tls_ca = cfg.query.tls.cert_file if cfg.query.tls.enabled else ""
+        query_endpoint = service.endpoints["query_grpc"]
+        console = await lc.start(
+            HttpRunner(
+                lambda: start_console_server(
+                    cfg.console.endpoint, query_endpoint, cfg.query.auth_token, tls_ca=tls_ca
+                )
+            ),
+            "console",
+        )
+        service.endpoints["console"] = f"{_host(cfg.console.endpoint)}:{console.port}"
     await _start_monitors(lc, cfg, target, durable, service)
 
     metrics_host, _, metrics_port = cfg.telemetry.metrics_endpoint.rpartition(":")

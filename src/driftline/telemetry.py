@@ -58,7 +58,23 @@ WAL_SYNC_SECONDS: Final = Histogram(
 )
 WAL_CORRUPT_RECORDS: Final = Counter(
     "driftline_wal_corrupt_records",
-    "Complete WAL records whose checksum did not match; set aside at recovery.",
+    "WAL records whose bytes were damaged (bad checksum, cut short); set aside in quarantine/.",
+    registry=REGISTRY,
+)
+WAL_MISSING_RECORDS: Final = Counter(
+    "driftline_wal_missing_records",
+    "WAL record ids expected at recovery whose bytes were gone (a segment cut short, emptied "
+    "or deleted).",
+    registry=REGISTRY,
+)
+WAL_DISK_FULL: Final = Counter(
+    "driftline_wal_disk_full",
+    "Times the WAL's disk filled up (ENOSPC/EDQUOT); appends were refused until space returned.",
+    registry=REGISTRY,
+)
+WAL_LEDGER_REBUILT: Final = Counter(
+    "driftline_wal_ledger_rebuilt",
+    "Times the WAL ledger could not be read at startup and was rebuilt from the segments.",
     registry=REGISTRY,
 )
 INSERT_ROWS: Final = Counter(

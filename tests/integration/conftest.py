@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.first_hour import first_hour  # noqa: F401  (the README tests' server)
 from tests.otlp_sink import OtlpSink
 from tests.rotel_agent import RotelAgent
 

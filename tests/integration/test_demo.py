@@ -26,7 +26,14 @@ from scipy.spatial import distance
 from driftline.demo.app import DemoOptions
 from driftline.demo.model import CATEGORICAL, FEATURES, NUMERIC, V1, V2
 from driftline.demo.scenario import plan
-from driftline.demo.traffic import SHIFTED_FEATURES, Batch, make_batch
+from driftline.demo.traffic import (
+    CORRELATED,
+    MISSING_FEATURE,
+    NEW_CATEGORY,
+    SHIFTED_FEATURES,
+    Batch,
+    make_batch,
+)
 from tests.serve import ServerProcess
 
 pytestmark = pytest.mark.integration
@@ -61,7 +68,8 @@ def batches(demo: dict[str, Any]) -> list[Batch]:
 
 
 def column(batch: Batch, name: str) -> np.ndarray:
-    return np.array([row[name] for row in batch.rows])
+    """The values the requests carried (a missing feature is not a value)."""
+    return np.array([row[name] for row in batch.rows if row[name] is not None])
 
 
 def js_distance(ref: np.ndarray, cur: np.ndarray) -> float:
@@ -238,3 +246,21 @@ def test_a_killed_demo_leaves_no_collector(tmp_path: Path, sig: signal.Signals) 
 def test_bad_duration_is_refused() -> None:
     done = driftline("demo", "--duration", "soon")
     assert done.returncode == 2 and "--duration must be" in done.stderr
+
+
+def test_the_quality_and_multivariate_findings(demo: dict[str, Any], batches: list[Batch]) -> None:
+    """The missing-value burst and the correlation flip are found, exactly as sent."""
+    findings = demo["result"]["findings"]
+    quality = findings["quality"]
+    _, cur = batches
+    absent = sum(r[MISSING_FEATURE] is None for r in cur.rows) / len(cur.rows)
+    assert quality["missing_share"] == pytest.approx(absent, abs=1e-12)
+    assert quality["missing_alert"] and MISSING_FEATURE in quality["flagged_features"]
+    sent = [r["merchant_category"] for r in cur.rows]
+    assert quality["unseen_share"] == pytest.approx(sent.count(NEW_CATEGORY) / len(sent))
+    assert quality["new_categories"] == [NEW_CATEGORY]
+    multi = findings["multivariate"]
+    assert multi["drifted"] and multi["alert"]
+    assert multi["reconstruction_error"] > multi["upper_threshold"]
+    drift = findings["drift"]["features"]
+    assert not any(drift[name].get("drifted", False) for name in CORRELATED)

@@ -21,10 +21,10 @@ from driftline.analysis.drift import (
     DriftRequest,
     EmptyWindowError,
     Window,
-    drift_reports,
 )
-from driftline.analysis.drift import drift_report as _drift_report
 from driftline.errors import InvalidInputError
+from driftline.query.drift import drift_report as _drift_report
+from driftline.query.drift import drift_reports
 from tests.engine_db import fresh_database
 
 HOUR = 3600 * 10**9

@@ -17,11 +17,10 @@ from driftline.analysis.drift import (
     DriftRequest,
     EmptyWindowError,
     Window,
-    drift_report,
-    drift_reports,
 )
 from driftline.analysis.drift.binning import fill_zeroes
 from driftline.errors import InvalidInputError
+from driftline.query.drift import drift_report, drift_reports
 from driftline.storage.client import Target
 from tests.engine_db import fresh_database
 
@@ -258,16 +257,16 @@ def test_overlapping_reference_counts_rows_on_both_sides(db: tuple[Client, Targe
 
 
 def test_reference_chunk_thresholds(db: tuple[Client, Target]) -> None:
-    from driftline.analysis.drift import reference_thresholds
+    from driftline.query.drift import reference_thresholds
 
     req = DriftRequest("m", REF, CUR, features=("big_same", "cat"))
     thr = reference_thresholds(db[0], db[1].database, req, chunks=4)
-    # independent: wasserstein of each quarter of the reference against the whole of it
+    # independent: NannyML's CountBasedChunker(4, incomplete='append'): the reference in time
+    # order cut into 4 chunks of n // 4 values (the remainder joins the last), each chunk's
+    # wasserstein against the whole reference, then mean + 3 std (ddof 0)
     _, r, _ = DATA["big_same"]
     n = len(r)
-    step = 2 * HOUR // (n + 1)
-    span = (2 * HOUR) // (4 * 10**9) * 10**9
-    idx = (np.arange(n) * step) // span
+    idx = np.minimum(np.arange(n) // (n // 4), 3)
     chunk_scores = [stats.wasserstein_distance(r, r[idx == i]) / np.std(r) for i in np.unique(idx)]
     want = np.mean(chunk_scores) + 3 * np.std(chunk_scores)
     assert thr["big_same"] == pytest.approx(want, rel=1e-9)
@@ -307,3 +306,46 @@ def test_without_distributions_scores_are_unchanged(db: tuple[Client, Target]) -
     assert lean["cat"].distribution == full["cat"].distribution  # value counts are needed anyway
     psi = run(db, features=("big_shift",), method="psi", distributions=False)["big_shift"]
     assert psi.distribution.edges  # binned methods still bin
+
+
+def test_reference_chunks_have_equal_row_counts_on_a_bursty_reference(
+    db: tuple[Client, Target],
+) -> None:
+    """#11.5: 1900 of 2003 reference rows arrive in the first minute. Equal wall-clock slices
+    gave chunks of ~10 rows (thresholds far above any real drift); NannyML's chunks are equal
+    row counts in time order (⌊2003/10⌋ = 200 each; the 3 left over join the last chunk,
+    NannyML's incomplete='append')."""
+    g = np.random.default_rng(11)
+    ref = g.normal(0, 1, 2003)
+    cats = g.choice(["a", "b", "c"], 2003, p=[0.5, 0.3, 0.2])
+    burst = REF.start_ns + np.arange(1900, dtype=np.int64) * (60 * 10**9 // 1900)
+    tail = REF.start_ns + 60 * 10**9 + np.arange(103, dtype=np.int64) * (HOUR // 103)
+    ts = [int(t) for t in np.concatenate([burst, tail])]
+    n = len(ts)
+    client, target = db
+    client.insert(
+        "ml_features",
+        [["bursty"] * 2 * n, ["x"] * n + ["c"] * n, ts * 2,
+         ["numerical"] * n + ["categorical"] * n,
+         [float(v) for v in ref] + [float("nan")] * n, [""] * n + [str(c) for c in cats]],
+        column_names=["ModelName", "Feature", "Timestamp", "Kind", "Value", "Category"],
+        column_oriented=True, database=target.database,
+    )  # fmt: skip
+    from driftline.query.drift import reference_thresholds
+
+    thr = reference_thresholds(
+        client, target.database, DriftRequest("bursty", REF, CUR, features=("x", "c")), chunks=10
+    )
+    idx = np.minimum(np.arange(n) // (n // 10), 9)
+    assert np.bincount(idx).tolist() == [200] * 9 + [203]
+    w1 = [stats.wasserstein_distance(ref, ref[idx == i]) / np.std(ref) for i in np.unique(idx)]
+    assert thr["x"] == pytest.approx(np.mean(w1) + 3 * np.std(w1), rel=1e-9)
+    keys = ["a", "b", "c"]
+
+    def shares(x: np.ndarray) -> np.ndarray:
+        return np.array([np.sum(x == k) for k in keys]) / len(x)
+
+    js = [distance.jensenshannon(shares(cats), shares(cats[idx == i])) for i in np.unique(idx)]
+    assert thr["c"] == pytest.approx(np.mean(js) + 3 * np.std(js), rel=1e-9)
+    # sane: far below the normed W1 of a half-sigma shift (≈ 0.5)
+    assert thr["x"] < 0.25

@@ -11,8 +11,8 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from scipy import stats
 
-from driftline.analysis.latency import Slo, burn_rates, latency, regression
 from driftline.errors import InvalidInputError, NotFoundError
+from driftline.query.latency import Slo, burn_rates, latency, regression
 from driftline.storage.latency_sql import Range
 from tests.engine_db import fresh_database
 
@@ -107,3 +107,46 @@ def test_bad_requests(db: tuple[Client, str]) -> None:
         burn_rates(*db, Slo(model="m", threshold_ms=1, target=99))
     with pytest.raises(NotFoundError):
         latency(*db, "nope", ALL)
+
+
+def _insert(db: tuple[Client, str], model: str, samples: dict[str, np.ndarray]) -> None:
+    client, database = db
+    rows = [
+        [NOW - 1000 - i, version, int(d), "Ok"]
+        for version, durations in samples.items()
+        for i, d in enumerate(durations)
+    ]
+    client.command("DROP TEMPORARY TABLE IF EXISTS lat_staging")
+    client.command("CREATE TEMPORARY TABLE lat_staging (t Int64, v String, d UInt64, s String)")
+    client.insert("lat_staging", rows, column_names=["t", "v", "d", "s"])
+    client.command(
+        f"INSERT INTO {database}.ml_inferences (Timestamp, ModelName, ModelVersion, SpanName, "
+        f"Duration, StatusCode) SELECT fromUnixTimestamp64Nano(t), '{model}', v, 'predict', d, s "
+        "FROM lat_staging"
+    )
+
+
+def test_regression_p_value_matches_scipy_where_the_engine_underflows(
+    db: tuple[Client, str],
+) -> None:
+    """#11.7: a clearly slower candidate (p ≈ 1e-60, with tied durations): the engine's own
+    p is 0; ours is scipy's two-sided mannwhitneyu p (normal approximation, tie and
+    continuity corrected), from a survival function."""
+    g = np.random.default_rng(5)
+    base = np.round(g.lognormal(np.log(20e6), 0.3, 400), -5)  # 0.1 ms steps: ties
+    cand = np.round(g.lognormal(np.log(30e6), 0.3, 300), -5)
+    _insert(db, "slow", {"b": base, "c": cand})
+    result = regression(*db, "slow", ALL, baseline="b", candidate="c")
+    want = stats.mannwhitneyu(base, cand, alternative="two-sided").pvalue
+    assert 0 < want < 1e-40
+    assert result.p_value == pytest.approx(want, rel=1e-9)
+    assert result.slower
+
+
+def test_regression_small_samples_use_scipys_exact_p(db: tuple[Client, str]) -> None:
+    base = np.array([10e6, 11e6, 12e6, 13e6, 14e6, 15e6])
+    cand = np.array([12.5e6, 16e6, 17e6, 18e6, 19e6])
+    _insert(db, "tiny", {"b": base, "c": cand})
+    result = regression(*db, "tiny", ALL, baseline="b", candidate="c")
+    want = stats.mannwhitneyu(base, cand, alternative="two-sided").pvalue  # exact here
+    assert result.p_value == pytest.approx(want, rel=1e-12)

@@ -14,8 +14,8 @@ from clickhouse_connect.driver.client import Client
 from scipy import stats
 
 from driftline.analysis.drift import EmptyWindowError
-from driftline.analysis.performance import accuracy_drift, performance
 from driftline.errors import NotFoundError
+from driftline.query.performance import accuracy_drift, performance
 from driftline.storage.latency_sql import Range
 from tests.engine_db import fresh_database
 
@@ -136,3 +136,37 @@ def test_bad_requests(db: tuple[Client, str]) -> None:
         performance(*db, "nope", ALL)
     with pytest.raises(EmptyWindowError):
         performance(*db, "clf", Range(NOW - 100 * HOUR, NOW - 99 * HOUR))
+
+
+def test_accuracy_drift_p_value_does_not_underflow(db: tuple[Client, str]) -> None:
+    """#11.7: 95% correct in the reference hour, 50% in the current one: p ≈ 4e-46, which
+    2·(1 − Φ(z)) rounds to 0. Checked against scipy's z-test on the counts built here."""
+    n = 400
+    ref_ok = np.arange(n) < 0.95 * n
+    cur_ok = np.arange(n) < 0.5 * n
+    rows, ids, labels = [], [], []
+    for side, ok, age in (("r", ref_ok, 90 * 60 * 10**9), ("c", cur_ok, 30 * 60 * 10**9)):
+        for i, correct in enumerate(ok):
+            ids.append(f"{side}{i}")
+            rows.append([NOW - age - i, "acc", ids[-1], "v1", 1.0, 0.9])
+            labels.append(1.0 if correct else 0.0)
+    client, d = db
+    client.command("DROP TEMPORARY TABLE IF EXISTS perf_i")
+    client.command(
+        "CREATE TEMPORARY TABLE perf_i (t Int64, m String, id String, v String, p Float64, "
+        "s Float64)"
+    )
+    client.insert("perf_i", rows, column_names=["t", "m", "id", "v", "p", "s"])
+    client.command(
+        f"INSERT INTO {d}.ml_inferences (Timestamp, ModelName, InferenceId, ModelVersion, "
+        "Prediction, Score) SELECT fromUnixTimestamp64Nano(t), m, id, v, p, s FROM perf_i"
+    )
+    add_labels(db, "acc", ids, labels)
+    ref, cur = Range(NOW - 2 * HOUR, NOW - HOUR), Range(NOW - HOUR, NOW + 1)
+    result = accuracy_drift(*db, "acc", ref, cur)
+    a1, a2 = ref_ok.mean(), cur_ok.mean()
+    pooled = (a1 + a2) / 2
+    z = abs(a1 - a2) / np.sqrt(pooled * (1 - pooled) * (2 / n))
+    want = 2 * stats.norm.sf(z)
+    assert 0 < want < 1e-30  # 1 - cdf(z) is exactly 0 below ~1e-17
+    assert result.p_value == pytest.approx(want, rel=1e-9)

@@ -18,11 +18,9 @@ from driftline.analysis.drift import (
     DriftRequest,
     EmptyWindowError,
     Window,
-    drift_report,
-    drift_reports,
-    reference_thresholds,
 )
 from driftline.errors import InvalidInputError, NotFoundError
+from driftline.query.drift import drift_report, drift_reports, reference_thresholds
 from driftline.query.references import get_reference, list_references, save_reference
 from tests.engine_db import fresh_database
 

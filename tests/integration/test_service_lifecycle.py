@@ -35,6 +35,8 @@ STEPS = [
     "otlp-grpc",
     "otlp-http",
     "query-api",
+    "mlflow",
+    "console",
     "derived-metrics",
     "derived",
     "alerts",

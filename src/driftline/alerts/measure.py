@@ -7,6 +7,9 @@
     error_rate       share of inferences with status Error over the last `window`
     burn_rate        the SLO's burn rate over the `window` pair: min(long, short), so the
                      value exceeds a threshold only when both windows do (SRE multi-window)
+    quality.*        that check's share for `feature` (or the largest over the features),
+                     over the drift windows (query.quality.data_quality)
+    multivariate.error  the mean PCA reconstruction error of the current window
 
 None means "no data" (an empty window, an unknown model): the state machine then changes
 nothing. Every thread gets its own ClickHouse client (clickhouse-connect asks for that).
@@ -14,6 +17,7 @@ nothing. Every thread gets its own ClickHouse client (clickhouse-connect asks fo
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -21,12 +25,15 @@ from typing import Final
 
 from clickhouse_connect.driver.client import Client
 
-from driftline.analysis import latency as latency_mod
-from driftline.analysis.drift import DriftRequest, EmptyWindowError, Window, drift_report
-from driftline.config.alerts import AlertRule
+from driftline.analysis.drift import DriftRequest, EmptyWindowError, Window
+from driftline.config.alerts import QUALITY_KINDS, AlertRule
 from driftline.config.model import SloConfig
 from driftline.errors import InvalidInputError, NotFoundError
+from driftline.query import latency as latency_mod
+from driftline.query import quality
+from driftline.query.drift import drift_report
 from driftline.storage.latency_sql import Range
+from driftline.storage.quality_sql import Scope
 
 S: Final = 10**9
 
@@ -80,6 +87,14 @@ class Measurer:
                 return None
             return row.p99_ms if rule.kind == "latency_p99_ms" else row.error_rate
         start = now - window_ns
+        ref = Scope(start - int(self._reference_s * S), start, rule.version)
+        cur = Scope(start, now, rule.version)
+        if rule.kind in QUALITY_KINDS:
+            return _quality_value(client, db, rule, ref, cur)
+        if rule.kind == "multivariate.error":
+            mv_request = quality.MultivariateRequest(rule.model, ref, cur, classifier=False)
+            answer = quality.multivariate_drift(client, db, mv_request)
+            return None if answer.no_data else answer.windows[-1].error.value
         request = DriftRequest(
             model=rule.model,
             reference=Window(start - int(self._reference_s * S), start, rule.version),
@@ -99,3 +114,21 @@ class Measurer:
         if not (exact or candidates):
             raise InvalidInputError(f"no objective for {rule.model!r} in analysis.slos")
         return (exact or candidates)[0]
+
+
+def _quality_value(
+    client: Client, db: str, rule: AlertRule, ref: Scope, cur: Scope
+) -> float | None:
+    features = (rule.feature,) if rule.feature else ()
+    answer = quality.data_quality(
+        client, db, quality.QualityRequest(rule.model, ref, cur, features=features)
+    )
+    if answer.no_data:
+        return None
+    check = rule.kind.removeprefix("quality.")
+    values = [
+        c.value
+        for f in answer.windows[-1].features
+        if (c := f.check(check)) is not None and not math.isnan(c.value)
+    ]
+    return max(values) if values else None

@@ -1,31 +1,31 @@
-"""Latency answers: percentiles by model/version/span/bucket, SLO burn rates, version regression.
+"""Latency answers from the engine's aggregates: SLO burn rates and version regression.
 
-Percentiles are exact (`quantilesExactInclusive`: linear interpolation between order statistics,
-numpy's default). Burn rate = (bad / total) / (1 − target) over the Google SRE workbook's window
-pairs (anchors-ml.md §5): 1h & 5m at 14.4× and 6h & 30m at 6× page, 3d & 6h at 1× makes a
-ticket; a pair alerts when both of its windows exceed its factor. A regression between two
-versions is a two-sided Mann-Whitney U test on their durations, with Cliff's delta as the
-effect size (positive: the candidate is slower).
+Pure: typed figures in, typed answers out (percentiles themselves are exact in the engine,
+`quantilesExactInclusive`: numpy's linear interpolation). Burn rate = (bad / total) /
+(1 − target) over the Google SRE workbook's window pairs (anchors-ml.md §5): 1h & 5m at 14.4×
+and 6h & 30m at 6× page, 3d & 6h at 1× makes a ticket; a pair alerts when both of its windows
+exceed its factor. A regression between two versions is a two-sided Mann-Whitney U test on their
+durations, with Cliff's delta as the effect size (positive: the candidate is slower).
+
+The U test's p is scipy's (`mannwhitneyu(base, cand, alternative="two-sided")`): from U and the
+tie term Σ(t³ − t) with the normal approximation and continuity correction, as a survival
+function (`norm.sf`) so tiny p-values do not underflow to 0 (the engine's own p does); when a
+side has ≤ 8 values, scipy's exact path on the values themselves.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Sequence
+import math
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from clickhouse_connect.driver.client import Client
+import numpy as np
+import numpy.typing as npt
+from scipy import stats
 
-from driftline.analysis.drift import EmptyWindowError
-from driftline.errors import InvalidInputError, NotFoundError
-from driftline.storage import latency_sql
-from driftline.storage.client import qualify
-from driftline.storage.latency_sql import GROUP_COLUMNS, Range
-
-GROUPS: Final = (*GROUP_COLUMNS, "bucket")
 # (name, long window s, short window s, factor)
 BURN_PAIRS: Final = (("1h", 3600, 300, 14.4), ("6h", 21600, 1800, 6.0), ("3d", 259200, 21600, 1.0))
+EXACT_MAX_N: Final = 8  # scipy's mannwhitneyu 'auto' is exact when a side has ≤ 8 values
 
 
 @dataclass(frozen=True)
@@ -89,92 +89,56 @@ class Regression:
     slower: bool
 
 
-def latency(
-    client: Client,
-    database: str,
-    model: str,
-    r: Range,
-    group_by: Sequence[str] = ("model", "version"),
-    bucket_s: int = 60,
-) -> list[LatencyRow]:
-    unknown = set(group_by) - set(GROUPS)
-    if unknown:
-        raise InvalidInputError(f"cannot group by {sorted(unknown)}; use {', '.join(GROUPS)}")
-    if r.end_ns <= r.start_ns:
-        raise InvalidInputError("the time range is empty (end <= start)")
-    if "bucket" in group_by and bucket_s <= 0:
-        raise InvalidInputError("bucket_seconds must be > 0")
-    sql, params = latency_sql.latency(model, r, list(group_by), bucket_s)
-    result = client.query(qualify(sql, database), parameters=params)
-    names = list(result.column_names)
-    rows = []
-    for row in result.result_rows:
-        values = dict(zip(names, row, strict=True))
-        p50, p90, p95, p99 = (float(x) / 1e6 for x in values["q"])
-        rows.append(
-            LatencyRow(
-                keys={k: values[k] for k in group_by},
-                count=int(values["n"]),
-                error_rate=float(values["error_rate"]),
-                p50_ms=p50,
-                p90_ms=p90,
-                p95_ms=p95,
-                p99_ms=p99,
-                max_ms=float(values["max_ns"]) / 1e6,
-            )
-        )
-    if not rows and model:
-        _require_model(client, database, model)
-        raise EmptyWindowError(f"no inferences of {model!r} in this time range")
-    return rows
+@dataclass(frozen=True)
+class VersionSamples:
+    """The engine's figures for two versions' durations (ns). `u` counts the pairs where the
+    baseline is larger (ties count half); `tie_term` is Σ(t³ − t) over groups of equal
+    durations in the pooled sample; `values` holds both samples when a side is small."""
+
+    n_baseline: int
+    n_candidate: int
+    quantiles_baseline: tuple[float, float]  # p50, p99
+    quantiles_candidate: tuple[float, float]
+    u: float
+    tie_term: float
+    values: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None = None
 
 
-def burn_rates(client: Client, database: str, slo: Slo, now_ns: int | None = None) -> SloStatus:
-    if not 0 < slo.target < 1:
-        raise InvalidInputError("an SLO target must be between 0 and 1, e.g. 0.99")
-    _require_model(client, database, slo.model)
-    now_ns = time.time_ns() if now_ns is None else now_ns
-    windows = sorted({s for _, lng, sht, _ in BURN_PAIRS for s in (lng, sht)})
-    sql, params = latency_sql.burn_rates(
-        slo.model, slo.version, int(slo.threshold_ms * 1e6), now_ns, windows
-    )
-    total, bad = client.query(qualify(sql, database), parameters=params).result_rows[0]
-    burn = {
-        w: (b / t) / (1 - slo.target) if t else 0.0
-        for w, t, b in zip(windows, total, bad, strict=True)
-    }
+def burn_windows() -> list[int]:
+    """Every window length a burn-rate answer needs, in seconds, ascending."""
+    return sorted({s for _, lng, sht, _ in BURN_PAIRS for s in (lng, sht)})
+
+
+def slo_status(slo: Slo, totals: dict[int, int], bads: dict[int, int]) -> SloStatus:
+    """Burn rates per window pair from total and bad counts per window length (seconds)."""
+    burn = {w: (bads[w] / t) / (1 - slo.target) if t else 0.0 for w, t in totals.items()}
     return SloStatus(
         slo, [BurnWindow(n, lng, sht, f, burn[lng], burn[sht]) for n, lng, sht, f in BURN_PAIRS]
     )
 
 
-def regression(
-    client: Client,
-    database: str,
-    model: str,
-    r: Range,
-    baseline: str,
-    candidate: str,
-    alpha: float = 0.05,
-) -> Regression:
-    _require_model(client, database, model)
-    sql, params = latency_sql.version_regression(model, r, baseline, candidate)
-    n_b, n_c, q_b, q_c, mw = client.query(qualify(sql, database), parameters=params).result_rows[0]
-    u, p = (mw["u_statistic"], mw["p_value"]) if isinstance(mw, dict) else mw
-    for version, n in ((baseline, n_b), (candidate, n_c)):
-        if not n:
-            raise EmptyWindowError(f"no inferences of {model!r} version {version!r} in range")
-    # ClickHouse's U counts pairs where the first sample (index 0: baseline) is larger; Cliff's
-    # delta P(cand > base) - P(cand < base) follows from it (ties split evenly).
-    delta = 1 - 2 * float(u) / (int(n_b) * int(n_c))
+def mann_whitney_p(u_baseline: float, n1: int, n2: int, tie_term: float) -> float:
+    """scipy's asymptotic two-sided p (continuity-corrected, tie-corrected), via norm.sf."""
+    n = n1 + n2
+    u = max(u_baseline, n1 * n2 - u_baseline)
+    mu = n1 * n2 / 2
+    var = n1 * n2 / 12 * ((n + 1) - tie_term / (n * (n - 1)))
+    if var <= 0:
+        return 1.0
+    z = (u - mu - 0.5) / math.sqrt(var)
+    return float(min(1.0, 2 * stats.norm.sf(z)))
+
+
+def regression(baseline: str, candidate: str, s: VersionSamples, alpha: float = 0.05) -> Regression:
+    n_b, n_c = s.n_baseline, s.n_candidate
+    if s.values is not None:
+        p = float(stats.mannwhitneyu(*s.values, alternative="two-sided").pvalue)
+    else:
+        p = mann_whitney_p(s.u, n_b, n_c, s.tie_term)
+    # Cliff's delta P(cand > base) - P(cand < base) follows from U (ties split evenly)
+    delta = 1 - 2 * s.u / (n_b * n_c)
+    q_b, q_c = s.quantiles_baseline, s.quantiles_candidate
     return Regression(
-        baseline, candidate, int(n_b), int(n_c),
-        (float(q_b[0]) / 1e6, float(q_c[0]) / 1e6), (float(q_b[1]) / 1e6, float(q_c[1]) / 1e6),
-        float(p), delta, bool(float(p) < alpha and delta > 0),
+        baseline, candidate, n_b, n_c, (q_b[0] / 1e6, q_c[0] / 1e6), (q_b[1] / 1e6, q_c[1] / 1e6),
+        p, delta, p < alpha and delta > 0,
     )  # fmt: skip
-
-
-def _require_model(client: Client, database: str, model: str) -> None:
-    sql, params = latency_sql.model_exists(model)
-    if not client.query(qualify(sql, database), parameters=params).result_rows[0][0]:
-        raise NotFoundError(f"unknown model {model!r}: no inferences stored")

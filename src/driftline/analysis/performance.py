@@ -1,11 +1,13 @@
-"""Model performance: with labels (joined by inference id, the latest label wins) and, for
-binary classifiers without labels, CBPE's expected metrics from the scores (anchors-ml.md §2.3:
-P(correct) = 1 − |ŷ − p̂|, an expected confusion matrix summed over the window).
+"""Model performance from the engine's per-group sums: with labels (joined by inference id, the
+latest label wins) and, for binary classifiers without labels, CBPE's expected metrics from the
+scores (anchors-ml.md §2.3: P(correct) = 1 − |ŷ − p̂|, an expected confusion matrix summed over
+the window).
 
 Classification (binary, `positive` class): accuracy, precision, recall, F1, ROC AUC (from the
-scores, `arrayAUC`); a model whose predictions or labels are not 0/1 (or class names) gets
-accuracy only. Regression: MAE, RMSE, R². Per window and/or per version in one query; accuracy
-drift between a reference and a current range with a two-proportion z-test.
+scores, `arrayAUC` in the engine); a model whose predictions or labels are not 0/1 (or class
+names) gets accuracy only. Regression: MAE, RMSE, R². Accuracy drift between a reference and a
+current range is a two-proportion z-test whose two-sided p is `2·norm.sf(|z|)` (a survival
+function: no underflow to 0 for large differences). Pure: no client, no SQL.
 """
 
 from __future__ import annotations
@@ -15,17 +17,36 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from clickhouse_connect.driver.client import Client
 from scipy import stats
 
-from driftline.analysis.drift import EmptyWindowError
-from driftline.analysis.latency import _require_model
-from driftline.errors import InvalidInputError
-from driftline.storage import performance_sql
-from driftline.storage.client import qualify
-from driftline.storage.latency_sql import Range
-
 Task = Literal["classification", "regression"]
+
+
+@dataclass(frozen=True)
+class PerformanceSums:
+    """One group's figures from storage/performance_sql.py (names as its columns)."""
+
+    keys: dict[str, Any]
+    n: int
+    n_labelled: int
+    tp: int
+    fp: int
+    tn: int
+    fn: int
+    non_binary: int
+    named: int
+    correct: int
+    mae: float
+    rmse: float
+    var_y: float
+    auc: float
+    auc_pos: int
+    auc_neg: int
+    n_scored: int
+    e_tp: float
+    e_fp: float
+    e_tn: float
+    e_fn: float
 
 
 @dataclass(frozen=True)
@@ -49,88 +70,47 @@ def _div(a: float, b: float) -> float:
     return a / b if b else math.nan
 
 
-def _f1(precision: float, recall: float) -> float:
-    return _div(2 * precision * recall, precision + recall)
-
-
 def _classification(tp: float, fp: float, tn: float, fn: float) -> dict[str, float]:
     precision, recall = _div(tp, tp + fp), _div(tp, tp + fn)
     return {
         "accuracy": _div(tp + tn, tp + fp + tn + fn),
         "precision": precision,
         "recall": recall,
-        "f1": _f1(precision, recall),
+        "f1": _div(2 * precision * recall, precision + recall),
     }
 
 
-def performance(
-    client: Client,
-    database: str,
-    model: str,
-    r: Range,
-    *,
-    group_by: Sequence[str] = (),
-    bucket_s: int = 3600,
-    positive: str = "1",
-    task: Task | None = None,
-) -> tuple[Task, list[PerformanceRow]]:
-    if set(group_by) - {"version", "bucket"}:
-        raise InvalidInputError("performance groups by version and/or bucket only")
-    if r.end_ns <= r.start_ns:
-        raise InvalidInputError("the time range is empty (end <= start)")
-    _require_model(client, database, model)
-    sql, params = performance_sql.performance(model, r, list(group_by), bucket_s, positive)
-    result = client.query(qualify(sql, database), parameters={**params, "model": model})
-    names = list(result.column_names)
-    raw = [dict(zip(names, row, strict=True)) for row in result.result_rows]
-    if not raw or not sum(int(v["n"]) for v in raw):
-        raise EmptyWindowError(f"no inferences of {model!r} in this time range")
-    if task is None:  # 0/1 or class names: a classifier; other numbers: a regressor
-        non_binary = sum(int(v["non_binary"]) for v in raw)
-        named = sum(int(v["named"]) for v in raw)
-        task = "classification" if non_binary == 0 or named > 0 else "regression"
-    rows = []
-    for v in raw:
-        metrics: dict[str, float] = {}
-        if int(v["n_labelled"]):
-            if task == "regression":
-                sse = float(v["rmse"]) ** 2 * int(v["n_labelled"])
-                sst = float(v["var_y"]) * int(v["n_labelled"])
-                metrics = {
-                    "mae": float(v["mae"]),
-                    "rmse": float(v["rmse"]),
-                    "r2": 1 - _div(sse, sst),
-                }
-            elif int(v["non_binary"]):
-                metrics = {"accuracy": _div(float(v["correct"]), float(v["n_labelled"]))}
-            else:
-                metrics = _classification(v["tp"], v["fp"], v["tn"], v["fn"])
-                if int(v["auc_pos"]) and int(v["auc_neg"]):
-                    metrics["roc_auc"] = float(v["auc"])
-        estimated = (
-            _classification(v["e_tp"], v["e_fp"], v["e_tn"], v["e_fn"])
-            if task == "classification" and int(v["n_scored"])
-            else {}
-        )
-        keys = {k: v[k] for k in group_by}
-        rows.append(PerformanceRow(keys, int(v["n"]), int(v["n_labelled"]), metrics, estimated))
-    return task, rows
+def infer_task(groups: Sequence[PerformanceSums]) -> Task:
+    """0/1 or class names: a classifier; other numbers: a regressor."""
+    non_binary = sum(g.non_binary for g in groups)
+    named = sum(g.named for g in groups)
+    return "classification" if non_binary == 0 or named > 0 else "regression"
 
 
-def accuracy_drift(
-    client: Client, database: str, model: str, reference: Range, current: Range, positive: str = "1"
-) -> AccuracyDrift:
-    accuracies = []
-    counts = []
-    for r in (reference, current):
-        _, rows = performance(client, database, model, r, positive=positive, task="classification")
-        row = rows[0]
-        if not row.labelled:
-            raise EmptyWindowError("no labelled inferences in one of the windows")
-        accuracies.append(row.metrics["accuracy"])
-        counts.append(row.labelled)
-    (a1, a2), (n1, n2) = accuracies, counts
+def performance_row(g: PerformanceSums, task: Task) -> PerformanceRow:
+    metrics: dict[str, float] = {}
+    if g.n_labelled:
+        if task == "regression":
+            sse = g.rmse**2 * g.n_labelled
+            sst = g.var_y * g.n_labelled
+            metrics = {"mae": g.mae, "rmse": g.rmse, "r2": 1 - _div(sse, sst)}
+        elif g.non_binary:
+            metrics = {"accuracy": _div(g.correct, g.n_labelled)}
+        else:
+            metrics = _classification(g.tp, g.fp, g.tn, g.fn)
+            if g.auc_pos and g.auc_neg:
+                metrics["roc_auc"] = g.auc
+    estimated = (
+        _classification(g.e_tp, g.e_fp, g.e_tn, g.e_fn)
+        if task == "classification" and g.n_scored
+        else {}
+    )
+    return PerformanceRow(g.keys, g.n, g.n_labelled, metrics, estimated)
+
+
+def accuracy_drift(a1: float, n1: int, a2: float, n2: int) -> AccuracyDrift:
+    """Two-proportion z-test of the accuracies a1 (n1 labelled) and a2 (n2 labelled)."""
     pooled = (a1 * n1 + a2 * n2) / (n1 + n2)
     se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-    p = 1.0 if se == 0 else float(2 * (1 - stats.norm.cdf(abs(a1 - a2) / se)))
+    p = 1.0 if se == 0 else float(2 * stats.norm.sf(abs(a1 - a2) / se))
     return AccuracyDrift(a1, a2, a2 - a1, p)

@@ -1,4 +1,4 @@
-"""GetLatency, GetDrift, GetPerformance: requests → monitor/ calls → responses (pure mapping).
+"""GetLatency, GetDrift, GetPerformance, references: protobuf ↔ query/ types (pure mapping).
 
 Each `*_answer(client, database, request)` runs on an EnginePool worker; the servicer in
 query_service.py wraps it with limits, status codes and metrics like every other RPC.
@@ -6,27 +6,23 @@ query_service.py wraps it with limits, status codes and metrics like every other
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Final
 
 from clickhouse_connect.driver.client import Client
 
-from driftline.analysis import latency as latency_mod
-from driftline.analysis.drift import (
-    DriftReport,
-    DriftRequest,
-    Window,
-    drift_reports,
-    reference_thresholds,
-)
-from driftline.analysis.performance import accuracy_drift, performance
+from driftline.analysis.drift import DriftRequest, Window
 from driftline.api._gen.driftline.v1 import query_pb2
 from driftline.config.model import SloConfig
 from driftline.errors import InvalidInputError
-from driftline.query import references
+from driftline.query import drift, references
+from driftline.query import latency as latency_mod
+from driftline.query.drift import DriftAnswer, DriftQuestion
+from driftline.query.drift_windows import WindowAsk
+from driftline.query.performance import accuracy_drift, performance
 from driftline.storage.latency_sql import Range
 
 HOUR_NS: Final = 3600 * 10**9
@@ -69,17 +65,9 @@ def latency_answer(
             for row in rows
         ]
     )
-    slo: latency_mod.Slo | None = None
-    if request.slo_threshold_ms > 0 and request.slo_target > 0:
-        slo = latency_mod.Slo(
-            request.model, request.slo_threshold_ms, request.slo_target, request.slo_version
-        )
-    elif request.model:  # the objective configured for this model (analysis.slos), if any
-        configured = next((s for s in slos if s.model == request.model), None)
-        if configured is not None:
-            slo = latency_mod.Slo(
-                configured.model, configured.latency_s * 1000, configured.target, configured.version
-            )
+    slo = latency_mod.choose_slo(
+        request.model, request.slo_threshold_ms, request.slo_target, request.slo_version, slos
+    )
     if slo is not None:
         status = latency_mod.burn_rates(client, database, slo, now_ns=r.end_ns)
         response.burn_rates.extend(
@@ -118,47 +106,80 @@ def latency_answer(
     return response
 
 
-def drift_request(request: query_pb2.GetDriftRequest, now_ns: int) -> DriftRequest:
-    current = _range(request.current.range, HOUR_NS, now_ns)
-    ref_range = request.reference.range
-    return DriftRequest(
-        model=request.model,
-        reference=Window(
-            ref_range.start_unix_nano or current.start_ns - 24 * HOUR_NS,
-            ref_range.end_unix_nano or current.start_ns,
-            request.reference.version,
+def _ask(spec: query_pb2.DriftWindowSpec) -> WindowAsk:
+    r = spec.range
+    return WindowAsk(r.start_unix_nano, r.end_unix_nano, spec.version)
+
+
+def drift_question(request: query_pb2.GetDriftRequest) -> DriftQuestion:
+    """The request as query/drift.py's question (windows still open: it applies defaults)."""
+    unset = Window(0, 0)
+    return DriftQuestion(
+        request=DriftRequest(
+            model=request.model,
+            reference=unset,
+            current=unset,
+            features=tuple(request.features),
+            method=request.method,
+            threshold=request.threshold if request.HasField("threshold") else None,
+            num_method=request.num_method,
+            cat_method=request.cat_method,
+            num_threshold=request.num_threshold if request.HasField("num_threshold") else None,
+            cat_threshold=request.cat_threshold if request.HasField("cat_threshold") else None,
+            feature_methods=dict(request.feature_methods),
+            feature_thresholds=dict(request.feature_thresholds),
+            drift_share=request.drift_share or 0.5,
+            window_s=request.window_seconds,
         ),
-        current=Window(current.start_ns, current.end_ns, request.current.version),
-        features=tuple(request.features),
-        method=request.method,
-        threshold=request.threshold if request.HasField("threshold") else None,
-        num_method=request.num_method,
-        cat_method=request.cat_method,
-        num_threshold=request.num_threshold if request.HasField("num_threshold") else None,
-        cat_threshold=request.cat_threshold if request.HasField("cat_threshold") else None,
-        feature_methods=dict(request.feature_methods),
-        feature_thresholds=dict(request.feature_thresholds),
-        drift_share=request.drift_share or 0.5,
-        window_s=request.window_seconds,
+        current=_ask(request.current),
+        reference=_ask(request.reference),
+        saved_reference=request.reference.saved_reference,
+        threshold_mode=request.threshold_mode or "fixed",
+        reference_chunks=request.reference_chunks or 10,
     )
 
 
-def drift_response(model: str, reports: list[DriftReport]) -> query_pb2.GetDriftResponse:
+def _bin_labels(edges: Sequence[float]) -> list[str]:
+    """Sturges bins as text, e.g. "[0.12, 0.35)" (the last bin is closed)."""
+    last = len(edges) - 2
+    return [
+        f"[{_short(a)}, {_short(b)}{']' if i == last else ')'}"
+        for i, (a, b) in enumerate(itertools.pairwise(edges))
+    ]
+
+
+def _short(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def drift_response(model: str, answer: DriftAnswer) -> query_pb2.GetDriftResponse:
+    reports, chosen = answer.reports, answer.windows
     share = reports[0].drift_share if reports else 0.5
-    response = query_pb2.GetDriftResponse(model=model, drift_share=share)
+    response = query_pb2.GetDriftResponse(
+        model=model, drift_share=share,
+        reference_range=query_pb2.TimeRange(
+            start_unix_nano=chosen.reference.start_ns, end_unix_nano=chosen.reference.end_ns
+        ),
+        reference_version=chosen.reference.version,
+        current_range=query_pb2.TimeRange(
+            start_unix_nano=chosen.current.start_ns, end_unix_nano=chosen.current.end_ns
+        ),
+        current_version=chosen.current.version, reference_chosen=chosen.how,
+    )  # fmt: skip
     for report in reports:
         out = response.windows.add(
             start_unix_nano=report.window_start_ns, end_unix_nano=report.window_end_ns,
             drifted_count=report.n_drifted, share=report.share_drifted,
-            dataset_drift=report.dataset_drift,
+            dataset_drift=report.dataset_drift, no_data=not report.features,
         )  # fmt: skip
         for f in report.features:
             d = f.distribution
             out.features.add(
                 feature=f.feature, kind=f.kind, method=f.method, score=_finite(f.score),
                 threshold=f.threshold, drifted=f.drifted, n_reference=f.n_ref,
-                n_current=f.n_cur, bins=list(d.labels), reference_shares=list(d.ref_shares),
-                current_shares=list(d.cur_shares),
+                n_current=f.n_cur, bins=list(d.labels) or _bin_labels(d.edges),
+                reference_shares=list(d.ref_shares), current_shares=list(d.cur_shares),
+                bin_edges=list(d.edges),
             )  # fmt: skip
     return response
 
@@ -166,28 +187,7 @@ def drift_response(model: str, reports: list[DriftReport]) -> query_pb2.GetDrift
 def drift_answer(
     client: Client, database: str, request: query_pb2.GetDriftRequest
 ) -> query_pb2.GetDriftResponse:
-    drift = drift_request(request, time.time_ns())
-    if not drift.model:
-        raise InvalidInputError("model is required")
-    for name, w in (("reference", drift.reference), ("current", drift.current)):
-        if w.end_ns <= w.start_ns:
-            raise InvalidInputError(f"the {name} window is empty (end <= start)")
-    latency_mod._require_model(client, database, drift.model)
-    if request.reference.saved_reference:
-        saved = references.get_reference(
-            client, database, drift.model, request.reference.saved_reference
-        )
-        drift = replace(drift, reference=saved.window)
-    mode = request.threshold_mode or "fixed"
-    if mode == "reference":
-        chunks = request.reference_chunks or 10
-        if chunks < 2:
-            raise InvalidInputError("reference_chunks must be at least 2")
-        learned = reference_thresholds(client, database, drift, chunks=chunks)
-        drift = replace(drift, feature_thresholds={**learned, **drift.feature_thresholds})
-    elif mode != "fixed":
-        raise InvalidInputError(f"threshold_mode must be fixed or reference, not {mode!r}")
-    return drift_response(drift.model, drift_reports(client, database, drift))
+    return drift_response(request.model, drift.answer(client, database, drift_question(request)))
 
 
 def saved_reference_message(ref: references.SavedReference) -> query_pb2.SavedReference:
@@ -204,7 +204,7 @@ def save_reference_answer(
     references.check_name(request.name)
     if not request.model:
         raise InvalidInputError("model is required")
-    latency_mod._require_model(client, database, request.model)
+    latency_mod.require_model(client, database, request.model)  # a clear NOT_FOUND first
     r = _range(request.window.range, 24 * HOUR_NS, time.time_ns())
     saved = references.save_reference(
         client, database, name=request.name, model=request.model,

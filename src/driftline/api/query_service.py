@@ -1,7 +1,7 @@
 """`driftline.v1.QueryService` (grpc.aio): thin handlers, request → query/ → response.
 
 Each RPC is a method here that turns its request into plain arguments, runs the query/ function
-on an `EnginePool` worker (ClickHouse calls block), and builds the response; `_call` maps errors
+on an `EnginePool` worker (ClickHouse calls block), and builds the response; `call_rpc` maps errors
 to status codes (status.py) and counts every call in QUERY_REQUESTS. A new RPC adds a method,
 its query/ function and, if it needs one, a response builder module next to values.py.
 """
@@ -29,7 +29,7 @@ from driftline.query.sql import SqlTimeoutError, run_readonly_sql
 from driftline.receiver.ingest import DurableLog
 from driftline.signals import Signal
 from driftline.storage import explore_sql
-from driftline.storage.explore_sql import Statement
+from driftline.storage.bind import Statement
 
 SERVICE_NAME = query_pb2.DESCRIPTOR.services_by_name["QueryService"].full_name
 
@@ -71,7 +71,7 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
             )
             return sql_response(result)
 
-        return await _call("Sql", context, handle)
+        return await call_rpc("Sql", context, handle)
 
     async def _table(
         self, method: str, context: grpc.aio.ServicerContext, statement: Statement
@@ -90,14 +90,16 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
                 raise NotFoundError(f"no spans stored for trace {binds['trace_id']}")
             return sql_response(result)
 
-        return await _call(method, context, handle)
+        return await call_rpc(method, context, handle)
 
     async def ListModels(
         self, request: query_pb2.ListModelsRequest, context: grpc.aio.ServicerContext
     ) -> query_pb2.SqlResponse:
         r = request.range
         return await self._table(
-            "ListModels", context, explore_sql.list_models(r.start_unix_nano, r.end_unix_nano)
+            "ListModels",
+            context,
+            explore_sql.list_models(self._database, r.start_unix_nano, r.end_unix_nano),
         )
 
     async def GetTrace(
@@ -105,8 +107,10 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
     ) -> query_pb2.SqlResponse:
         trace_id = request.trace_id.strip().lower()
         if len(trace_id) != 32 or not all(c in "0123456789abcdef" for c in trace_id):
-            return await _call("GetTrace", context, _invalid("trace_id must be 32 hex digits"))
-        return await self._table("GetTrace", context, explore_sql.get_trace(trace_id))
+            return await call_rpc("GetTrace", context, _invalid("trace_id must be 32 hex digits"))
+        return await self._table(
+            "GetTrace", context, explore_sql.get_trace(self._database, trace_id)
+        )
 
     async def SearchLogs(
         self, request: query_pb2.SearchLogsRequest, context: grpc.aio.ServicerContext
@@ -114,7 +118,7 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
         r = request.range
         limit = row_limit(request.limit or DEFAULT_LOG_LIMIT, self._config.max_rows)
         statement = explore_sql.search_logs(
-            r.start_unix_nano, r.end_unix_nano, request.min_severity_number,
+            self._database, r.start_unix_nano, r.end_unix_nano, request.min_severity_number,
             request.service_name, request.trace_id.strip(), request.text, limit,
         )  # fmt: skip
         return await self._table("SearchLogs", context, statement)
@@ -129,7 +133,7 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
             await asyncio.wrap_future(self._label_log.submit(int(Signal.LOGS), payload))
             return query_pb2.RecordLabelsResponse(accepted=len(request.labels))
 
-        return await _call("RecordLabels", context, handle)
+        return await call_rpc("RecordLabels", context, handle)
 
     async def _monitor(
         self, method: str, context: grpc.aio.ServicerContext, answer: Callable[[Client], R]
@@ -137,7 +141,7 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
         async def handle() -> R:
             return await self._pool.run(answer)
 
-        return await _call(method, context, handle)
+        return await call_rpc(method, context, handle)
 
     async def GetLatency(
         self, request: query_pb2.GetLatencyRequest, context: grpc.aio.ServicerContext
@@ -211,7 +215,7 @@ def time_limit(requested_s: float, server_max_s: float, remaining_s: float | Non
     return limit
 
 
-async def _call(
+async def call_rpc(
     method: str, context: grpc.aio.ServicerContext, handle: Callable[[], Awaitable[R]]
 ) -> R:
     try:

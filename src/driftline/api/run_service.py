@@ -17,7 +17,7 @@ from clickhouse_connect.driver.client import Client
 
 from driftline.api._gen.driftline.v1 import runs_pb2, runs_pb2_grpc
 from driftline.api.engine import EnginePool
-from driftline.api.query_service import _call, time_limit
+from driftline.api.query_service import call_rpc, time_limit
 from driftline.config.model import QueryConfig, RunsConfig
 from driftline.errors import InvalidInputError
 from driftline.query import runs as runs_query
@@ -77,7 +77,7 @@ class RunServicer(runs_pb2_grpc.RunServiceServicer):
             timeout_s = time_limit(0, self._config.max_execution_time_s, context.time_remaining())
             return await self._pool.run(lambda client: work(client, timeout_s))
 
-        return await _call(method, context, handle)
+        return await call_rpc(method, context, handle)
 
     async def ListRuns(
         self, request: runs_pb2.ListRunsRequest, context: grpc.aio.ServicerContext

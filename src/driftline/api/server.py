@@ -18,8 +18,10 @@ from clickhouse_connect.driver.client import Client
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from driftline.api._gen.driftline.v1 import query_pb2_grpc, runs_pb2_grpc
+from driftline.api._gen.driftline.v1 import quality_pb2_grpc, query_pb2_grpc, runs_pb2_grpc
 from driftline.api.auth import BearerTokenInterceptor
+from driftline.api.quality_service import SERVICE_NAME as QUALITY_SERVICE_NAME
+from driftline.api.quality_service import QualityServicer
 from driftline.api.query_service import SERVICE_NAME, QueryServicer
 from driftline.config.model import QueryConfig, RunsConfig, SloConfig
 from driftline.listen import bind_grpc
@@ -69,6 +71,18 @@ async def start_query_server(
     run_servicer = RunServicer(config, runs or RunsConfig(), client_factory, database=database)
     runs_pb2_grpc.add_RunServiceServicer_to_server(run_servicer, server)  # type: ignore[no-untyped-call]
     names.append(RUN_SERVICE_NAME)
+    # QualityService (quality.proto): data quality and multivariate drift, same port and token.
+    quality_servicer = QualityServicer(config, client_factory, database=database)
+    quality_pb2_grpc.add_QualityServiceServicer_to_server(quality_servicer, server)  # type: ignore[no-untyped-call]
+    names.append(QUALITY_SERVICE_NAME)
+    # ConsoleService (console.proto): the web console's extra questions, same port and token.
+    from driftline.api._gen.driftline.v1 import console_pb2_grpc
+    from driftline.api.console_service import SERVICE_NAME as CONSOLE_SERVICE_NAME
+    from driftline.api.console_service import ConsoleServicer
+
+    console_servicer = ConsoleServicer(config, client_factory, database=database)
+    console_pb2_grpc.add_ConsoleServiceServicer_to_server(console_servicer, server)  # type: ignore[no-untyped-call]
+    names.append(CONSOLE_SERVICE_NAME)
     for extra in extra_servicers:
         extra.add_to_server(server)
         names.append(extra.name)
@@ -84,8 +98,10 @@ async def start_query_server(
     except BaseException:
         servicer.close()
         run_servicer.close()
+        quality_servicer.close()
+        console_servicer.close()
         raise
-    _close_with(server, servicer, run_servicer)
+    _close_with(server, servicer, run_servicer, quality_servicer, console_servicer)
     for name in ["", *names]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     await server.start()

@@ -7,6 +7,7 @@ like `driftline sql --json`). Exit codes as `sql`: 0 ok, 1 the server refused, 2
     driftline trace 4bf92f3577b34da6a3ce929d0e0e4736
     driftline logs [--since 1h] [--severity WARN] [--service S] [--trace-id ID] [--grep TEXT]
     driftline label MODEL INFERENCE_ID VALUE [--class]
+    driftline label --file labels.csv|.parquet [MODEL] [--class]     (cli/labels.py)
 """
 
 from __future__ import annotations
@@ -22,11 +23,10 @@ from google.protobuf.message import Message
 from driftline.api._gen.driftline.v1 import query_pb2
 from driftline.cli import output
 from driftline.cli.client import Connection, QueryClient, add_connection_arguments
-from driftline.cli.sql import _code_name, _details
+from driftline.cli.hints import model_hint, unmatched_labels
+from driftline.cli.severity import severity_number
+from driftline.cli.sql import code_name, error_details
 from driftline.config.load import parse_duration
-
-# OTLP SeverityNumber of each severity name's first level.
-SEVERITIES = {"TRACE": 1, "DEBUG": 5, "INFO": 9, "WARN": 13, "ERROR": 17, "FATAL": 21}
 
 
 def _since(value: str | None) -> query_pb2.TimeRange:
@@ -45,14 +45,31 @@ def _run(args: argparse.Namespace, method: str, build: Callable[[], Message]) ->
     try:
         with QueryClient(Connection.from_args(args)) as client:
             response = client.call(method, request)
+            if isinstance(response, query_pb2.RecordLabelsResponse):
+                assert isinstance(request, query_pb2.RecordLabelsRequest)
+                print(f"{response.accepted} label(s) accepted")
+                _warn_unmatched(client, list(request.labels))
+                return 0
     except grpc.RpcError as exc:
-        print(f"error: {_code_name(exc)}: {_details(exc)}", file=sys.stderr)
+        print(f"error: {code_name(exc)}: {error_details(exc)}", file=sys.stderr)
         return 1
-    if isinstance(response, query_pb2.RecordLabelsResponse):
-        print(f"{response.accepted} label(s) accepted")
-        return 0
     output.print_response(response, as_json=bool(getattr(args, "json", False)))
     return 0
+
+
+def _warn_unmatched(client: QueryClient, labels: list[query_pb2.Label]) -> None:
+    """Say which labels match no stored inference (kept anyway: it may still be arriving)."""
+    unmatched = unmatched_labels(client, labels)
+    if not unmatched:
+        return
+    first = unmatched[0]
+    hint = model_hint(client, first.model_name)
+    print(
+        f"warning: {len(unmatched)} of {len(labels)} label(s) matched no stored inference "
+        f"(e.g. model {first.model_name!r}, id {first.inference_id!r}); they are kept and "
+        f"count once the inference arrives{f'; {hint}' if hint else ''}",
+        file=sys.stderr,
+    )
 
 
 def _models(args: argparse.Namespace) -> int:
@@ -65,12 +82,9 @@ def _trace(args: argparse.Namespace) -> int:
 
 def _logs(args: argparse.Namespace) -> int:
     def build() -> Message:
-        severity = args.severity.upper() if args.severity else ""
-        if severity and severity not in SEVERITIES:
-            raise ValueError(f"--severity must be one of {', '.join(SEVERITIES)}")
         return query_pb2.SearchLogsRequest(
             range=_since(args.since),
-            min_severity_number=SEVERITIES.get(severity, 0),
+            min_severity_number=severity_number(args.severity) if args.severity else 0,
             service_name=args.service or "",
             trace_id=args.trace_id or "",
             text=args.grep or "",
@@ -81,6 +95,14 @@ def _logs(args: argparse.Namespace) -> int:
 
 
 def _label(args: argparse.Namespace) -> int:
+    if args.file:
+        from driftline.cli.labels import record_file
+
+        return record_file(args)
+    if args.model is None or args.inference_id is None or args.value is None:
+        print("error: give MODEL INFERENCE_ID VALUE, or --file", file=sys.stderr)
+        return 2
+
     def build() -> Message:
         label = query_pb2.Label(model_name=args.model, inference_id=args.inference_id)
         if args.text:
@@ -110,7 +132,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 
     logs = sub.add_parser("logs", help="search log records, newest first")
     logs.add_argument("--since", metavar="DURATION", help="only the last DURATION (e.g. 1h)")
-    logs.add_argument("--severity", help="minimum severity: TRACE DEBUG INFO WARN ERROR FATAL")
+    logs.add_argument(
+        "--severity", help="minimum severity, any case: TRACE DEBUG INFO WARN(ING) ERROR FATAL"
+    )
     logs.add_argument("--service", help="service.name, exact")
     logs.add_argument("--trace-id", help="only this trace's records")
     logs.add_argument("--grep", metavar="TEXT", help="case-insensitive text in the body")
@@ -119,10 +143,16 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     add_connection_arguments(logs)
     logs.set_defaults(func=_logs)
 
-    label = sub.add_parser("label", help="record the ground truth of one inference")
-    label.add_argument("model")
-    label.add_argument("inference_id")
-    label.add_argument("value", help="a number (regression value or numeric class) or a class")
-    label.add_argument("--class", dest="text", action="store_true", help="VALUE is a class name")
+    label = sub.add_parser("label", help="record ground truth: one inference, or a file of them")
+    label.add_argument("model", nargs="?", help="with --file: the model of rows without one")
+    label.add_argument("inference_id", nargs="?")
+    label.add_argument(
+        "value", nargs="?", help="a number (regression value or numeric class) or a class"
+    )
+    label.add_argument("--class", dest="text", action="store_true", help="values are class names")
+    label.add_argument(
+        "--file", metavar="FILE", help=".csv or .parquet: inference_id, label, [model], [time]"
+    )
+    label.add_argument("--json", action="store_true", help="with --file: print the count as JSON")
     add_connection_arguments(label)
     label.set_defaults(func=_label)

@@ -1,6 +1,14 @@
 """Printing query results: an aligned table for people, one JSON object for programs.
 
---json   {"columns": [{"name": ..., "type": ...}, ...], "rows": [[...], ...], "truncated": b}
+Every `--json` of the CLI goes through this module:
+
+message_json(m)   any response message as one JSON object with EVERY field of its type —
+         false, zero, empty strings, lists and maps included (proto3 JSON would drop them) —
+         int64/uint64 as JSON numbers (proto3 JSON makes them strings), enums by name, an unset
+         `optional` field or sub-message as null, NaN/±Infinity as "NaN"/"Infinity"/"-Infinity"
+         strings (JSON has no such numbers). Field names as in the .proto.
+json_document(r)  a Sql response:
+         {"columns": [{"name": ..., "type": ...}, ...], "rows": [[...], ...], "truncated": b}
          cells as JSON values: numbers, strings, true/false, null; Map/Array/Tuple as
          objects and arrays; DateTime and Decimal as strings; NaN/±Infinity as strings.
 table    header, a rule, one line per row; numbers right-aligned, NULL as `NULL`, long
@@ -14,6 +22,9 @@ import math
 import sys
 from collections.abc import Sequence
 from typing import Any, Final
+
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
 
 from driftline.api._gen.driftline.v1 import query_pb2
 
@@ -30,6 +41,65 @@ def python_value(value: query_pb2.Value) -> Any:
     if kind == "json_value":
         return json.loads(value.json_value)
     return getattr(value, kind)
+
+
+def message_dict(message: Message) -> dict[str, Any]:
+    """The message as a dict of every field (see the module docstring)."""
+    out: dict[str, Any] = {}
+    field: Any  # the descriptor stubs do not type upb's descriptors
+    for field in message.DESCRIPTOR.fields:
+        oneof = field.containing_oneof
+        if oneof is not None and not _synthetic(field):
+            if message.WhichOneof(oneof.name) == field.name:
+                out[field.name] = _field_value(field, getattr(message, field.name))
+            continue
+        value = getattr(message, field.name)
+        if _is_map(field):
+            value_field = field.message_type.fields_by_name["value"]
+            out[field.name] = {str(k): _field_value(value_field, value[k]) for k in sorted(value)}
+        elif field.is_repeated:
+            out[field.name] = [_field_value(field, v) for v in value]
+        elif field.has_presence and not message.HasField(field.name):
+            out[field.name] = None
+        else:
+            out[field.name] = _field_value(field, value)
+    return out
+
+
+def message_json(message: Message, *, indent: int | None = 2) -> str:
+    """`message_dict` as JSON text (UTF-8 kept, never NaN literals)."""
+    return json.dumps(message_dict(message), ensure_ascii=False, allow_nan=False, indent=indent)
+
+
+def print_message(message: Message) -> None:
+    print(message_json(message))
+
+
+def _synthetic(field: Any) -> bool:
+    """A proto3 `optional` field lives in a synthetic oneof of its own."""
+    oneof = field.containing_oneof
+    return oneof is not None and oneof.name == f"_{field.name}" and len(oneof.fields) == 1
+
+
+def _is_map(field: Any) -> bool:
+    return bool(
+        field.is_repeated
+        and field.type == FieldDescriptor.TYPE_MESSAGE
+        and field.message_type.GetOptions().map_entry
+    )
+
+
+def _field_value(field: Any, value: Any) -> Any:
+    if field.type == FieldDescriptor.TYPE_MESSAGE:
+        return message_dict(value)
+    if field.type == FieldDescriptor.TYPE_ENUM:
+        described = field.enum_type.values_by_number.get(value)
+        return described.name if described is not None else value
+    if field.type == FieldDescriptor.TYPE_BYTES:
+        import base64
+
+        return base64.b64encode(value).decode("ascii")
+    return _finite(value)
 
 
 def json_document(response: query_pb2.SqlResponse) -> str:
@@ -69,6 +139,14 @@ def summary(response: query_pb2.SqlResponse) -> str:
     return text
 
 
+def number_text(x: float) -> str:
+    """A float for people: 12 significant digits, so binary noise (12.38266743000001) goes
+    while every digit a user wrote or a count stays; integers without `.0`."""
+    if not math.isfinite(x):
+        return _NON_FINITE[repr(x)]
+    return f"{x:.12g}"
+
+
 def _line(cells: Sequence[str], widths: Sequence[int], right: Sequence[bool]) -> str:
     parts = [c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right, strict=True)]
     return "  ".join(parts).rstrip()
@@ -84,7 +162,7 @@ def _cell_text(value: query_pb2.Value) -> str:
     elif kind == "bool_value":
         text = "true" if value.bool_value else "false"
     elif kind == "double_value":
-        text = repr(value.double_value)
+        text = number_text(value.double_value)
     else:
         text = str(getattr(value, kind))
     text = text.replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")

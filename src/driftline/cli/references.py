@@ -14,12 +14,11 @@ import sys
 import time
 
 import grpc
-from google.protobuf.json_format import MessageToJson
 
 from driftline.api._gen.driftline.v1 import query_pb2
 from driftline.cli.client import Connection, QueryClient, add_connection_arguments
-from driftline.cli.query import _range, _table, _when
-from driftline.cli.sql import _code_name, _details
+from driftline.cli.output import print_message
+from driftline.cli.query import rpc_error, text_table, time_range, when_text
 
 
 def _save(args: argparse.Namespace) -> query_pb2.SavedReference:
@@ -27,7 +26,7 @@ def _save(args: argparse.Namespace) -> query_pb2.SavedReference:
         name=args.name,
         model=args.model,
         window=query_pb2.DriftWindowSpec(
-            range=_range(args.since, args.until, time.time_ns()), version=args.version or ""
+            range=time_range(args.since, args.until, time.time_ns()), version=args.version or ""
         ),
         features=[f for f in (args.features or "").split(",") if f],
         description=args.description or "",
@@ -46,10 +45,11 @@ def _list(args: argparse.Namespace) -> query_pb2.ListReferencesResponse:
 
 
 def _rows(refs: list[query_pb2.SavedReference]) -> str:
-    return _table(
+    return text_table(
         ["model", "name", "version", "from", "to", "inferences", "features", "saved"],
-        [[r.model, r.name, r.version or "*", _when(r.start_unix_nano), _when(r.end_unix_nano),
-          r.inferences, len(r.features), _when(r.created_unix_nano)] for r in refs],
+        [[r.model, r.name, r.version or "*", when_text(r.start_unix_nano),
+          when_text(r.end_unix_nano), r.inferences, len(r.features),
+          when_text(r.created_unix_nano)] for r in refs],
     )  # fmt: skip
 
 
@@ -58,16 +58,16 @@ def _run(args: argparse.Namespace) -> int:
         if args.action == "save":
             saved = _save(args)
             if args.json:
-                print(MessageToJson(saved, preserving_proto_field_name=True))
+                print_message(saved)
             else:
                 print(_rows([saved]))
             return 0
         found = _list(args)
     except grpc.RpcError as exc:
-        print(f"error: {_code_name(exc)}: {_details(exc)}", file=sys.stderr)
+        print(rpc_error(args, exc), file=sys.stderr)
         return 1
     if args.json:
-        print(MessageToJson(found, preserving_proto_field_name=True))
+        print_message(found)
     elif found.references:
         print(_rows(list(found.references)))
     else:

@@ -1,8 +1,8 @@
 """`driftline runs list|show|compare`: tracked experiment runs through RunService.
 
     driftline runs list [--experiment E]… [--filter "metrics.acc > 0.9 and params.lr = '0.01'"]
-                        [--order-by "metrics.acc DESC"]… [--max-results N] [--json]
-    driftline runs show RUN_ID [--json]
+                        [--order-by "metrics.acc DESC"]… [--max-results N] [--json | -q]
+    driftline runs show RUN_ID [--json]          (any unique prefix of an id, as git takes)
     driftline runs compare RUN_ID RUN_ID… [--json] [--html FILE]
     driftline runs logs RUN_ID [--limit N] [--severity WARN] [--json]
 
@@ -15,17 +15,19 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import grpc
-from google.protobuf.json_format import MessageToJson
 
 from driftline.api._gen.driftline.v1 import runs_pb2, runs_pb2_grpc
 from driftline.cli.client import Connection, add_connection_arguments
-from driftline.cli.sql import _code_name, _details
+from driftline.cli.output import print_message
+from driftline.cli.severity import severity_number
+from driftline.cli.sql import code_name, error_details
 from driftline.report.runs_html import RunView, render_runs_report
 
 MAX_METRIC_COLUMNS = 6
@@ -58,8 +60,47 @@ def _duration(run: runs_pb2.Run) -> str:
     end = run.end_time_unix_nano or run.last_seen_unix_nano
     if not end or not run.start_time_unix_nano:
         return "-"
-    seconds = max(0, end - run.start_time_unix_nano) / 1e9
-    return f"{seconds:.1f}s" if seconds < 120 else f"{seconds / 60:.1f}m"
+    return duration_text(max(0, end - run.start_time_unix_nano) / 1e9)
+
+
+def duration_text(seconds: float) -> str:
+    """`830ms`, `4.2s`, `3m07s`, `2h05m`: a short run is not `0.0s`."""
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    whole = round(seconds)
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+
+
+FULL_RUN_ID_LENGTH = 32  # uuid4().hex, as the SDK and MLflow make them
+_PREFIX = re.compile(r"[0-9A-Za-z_-]+")
+
+
+class RunIdError(ValueError):
+    """A run id prefix that matches no run, or more than one."""
+
+
+def resolve_run_id(client: RunClient, text: str) -> str:
+    """A full run id for `text`: itself if a run has it, else the one run whose id starts
+    with it (as git resolves abbreviated commits); RunIdError when none or several do."""
+    if not _PREFIX.fullmatch(text):
+        raise RunIdError(f"{text!r} is not a run id (letters, digits, - and _)")
+    if len(text) >= FULL_RUN_ID_LENGTH:
+        return text  # a whole id: the server says whether it exists
+    response: runs_pb2.ListRunsResponse = client.call(
+        "ListRuns",
+        runs_pb2.ListRunsRequest(filter=f"attributes.run_id LIKE '{text}%'", max_results=10),
+    )
+    ids = sorted({r.run_id for r in response.runs})
+    if text in ids or len(ids) == 1:
+        return text if text in ids else ids[0]
+    if not ids:
+        raise RunIdError(f"NOT_FOUND: no run id starts with {text!r}")
+    shown = ", ".join(ids[:5]) + (", …" if len(ids) > 5 else "")
+    raise RunIdError(f"run id prefix {text!r} is ambiguous: {shown}; give more characters")
 
 
 def _num(x: float) -> str:
@@ -93,6 +134,12 @@ def _print_list(response: runs_pb2.ListRunsResponse) -> None:
         f"; next page: --page-token {response.next_page_token}" if response.next_page_token else ""
     )
     print(f"{n} run{'' if n == 1 else 's'}{more}", file=sys.stderr)
+
+
+def _print_ids(response: runs_pb2.ListRunsResponse) -> None:
+    """`runs list -q`: the ids alone, one a line, for `RUN_ID=$(driftline runs list -q …)`."""
+    for run in response.runs:
+        print(run.run_id)
 
 
 def _print_run(run: runs_pb2.Run) -> None:
@@ -152,10 +199,6 @@ def _print_compare(response: runs_pb2.CompareRunsResponse) -> None:
         print(_table(["metric", *headers[1:]], rows))
 
 
-_SEVERITIES = {"TRACE": 1, "DEBUG": 5, "INFO": 9, "WARN": 13, "WARNING": 13, "ERROR": 17,
-               "FATAL": 21}  # fmt: skip
-
-
 def _print_logs(response: runs_pb2.GetRunLogsResponse) -> None:
     for r in response.records:
         when = datetime.fromtimestamp(r.timestamp_unix_nano / 1e9, UTC)
@@ -208,27 +251,36 @@ def _run(args: argparse.Namespace) -> int:
                         filter=args.filter or "",
                         order_by=args.order_by or [],
                         max_results=args.max_results or 0,
+                        page_token=args.page_token or "",
                     ),
                 )
-                printer: Any = _print_list
+                printer: Any = _print_ids if args.quiet else _print_list
             elif args.what == "logs":
-                severity = _SEVERITIES.get((args.severity or "").upper(), 0)
-                if args.severity and not severity:
-                    print(f"error: unknown severity {args.severity!r}", file=sys.stderr)
+                try:
+                    severity = severity_number(args.severity) if args.severity else 0
+                except ValueError as exc:
+                    print(f"error: {exc}", file=sys.stderr)
                     return 2
                 response = client.call(
                     "GetRunLogs",
                     runs_pb2.GetRunLogsRequest(
-                        run_id=args.run_id, limit=args.limit, min_severity_number=severity
+                        run_id=resolve_run_id(client, args.run_id),
+                        limit=args.limit,
+                        min_severity_number=severity,
                     ),
                 )
                 printer = _print_logs
             elif args.what == "show":
-                response = client.call("GetRun", runs_pb2.GetRunRequest(run_id=args.run_id))
+                response = client.call(
+                    "GetRun", runs_pb2.GetRunRequest(run_id=resolve_run_id(client, args.run_id))
+                )
                 printer = _print_run
             else:
                 response = client.call(
-                    "CompareRuns", runs_pb2.CompareRunsRequest(run_ids=args.run_ids)
+                    "CompareRuns",
+                    runs_pb2.CompareRunsRequest(
+                        run_ids=[resolve_run_id(client, r) for r in args.run_ids]
+                    ),
                 )
                 printer = _print_compare
                 if args.html:
@@ -236,10 +288,13 @@ def _run(args: argparse.Namespace) -> int:
                     if not args.json:
                         return 0
     except grpc.RpcError as exc:
-        print(f"error: {_code_name(exc)}: {_details(exc)}", file=sys.stderr)
+        print(f"error: {code_name(exc)}: {error_details(exc)}", file=sys.stderr)
+        return 1
+    except RunIdError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     if args.json:
-        print(MessageToJson(response, preserving_proto_field_name=True))
+        print_message(response)
     else:
         printer(response)
     return 0
@@ -260,6 +315,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     listing.add_argument("--max-results", type=int, help="default 1000, at most 50000")
     listing.add_argument("--page-token", help="the next_page_token a previous page printed")
     listing.add_argument("--json", action="store_true")
+    listing.add_argument("-q", "--quiet", action="store_true", help="print only the run ids")
     add_connection_arguments(listing)
 
     show = what.add_parser("show", help="one run: params, tags, environment, metrics")

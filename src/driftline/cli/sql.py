@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         with QueryClient(Connection.from_args(args)) as client:
             response = client.sql(args.query, parameters, max_rows=args.max_rows)
     except grpc.RpcError as exc:
-        print(f"error: {_code_name(exc)}: {_details(exc)}", file=sys.stderr)
+        print(f"error: {code_name(exc)}: {error_details(exc)}", file=sys.stderr)
         return 1
     except OSError as exc:  # e.g. an unreadable --tls-ca file
         print(f"error: {exc}", file=sys.stderr)
@@ -87,11 +87,11 @@ def parse_params(items: list[str]) -> dict[str, str]:
     return parameters
 
 
-def _code_name(exc: grpc.RpcError) -> str:
+def code_name(exc: grpc.RpcError) -> str:
     code = exc.code() if callable(getattr(exc, "code", None)) else None
     return str(code.name) if code is not None else "UNKNOWN"
 
 
-def _details(exc: grpc.RpcError) -> str:
+def error_details(exc: grpc.RpcError) -> str:
     details = exc.details() if callable(getattr(exc, "details", None)) else None
     return str(details or exc)

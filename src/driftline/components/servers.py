@@ -18,6 +18,8 @@ from aiohttp import web
 from prometheus_client import start_http_server
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from driftline.errors import ListenError
+
 
 class GrpcServer:
     def __init__(self, serve: Callable[[], Awaitable[tuple[grpc.aio.Server, int]]]) -> None:
@@ -69,6 +71,12 @@ class MetricsServer:
             self._server, self._thread = start_http_server(
                 self._port, addr=self._host, registry=self._registry
             )
+        except OSError as exc:
+            self._unregister()
+            endpoint = f"{self._host}:{self._port}"
+            raise ListenError(
+                "Prometheus /metrics", endpoint, "telemetry.metrics_endpoint", str(exc)
+            ) from exc
         except BaseException:
             self._unregister()
             raise

@@ -13,6 +13,10 @@ evaluation is `pending`) and it resolves once the condition has been false for `
     burn_rate                      which SLO window pair: 1h (1h & 5m), 6h (6h & 30m) or
                                    3d (3d & 6h) — default 1h; the value is the smaller of the
                                    pair's two burn rates, so it breaches only when both do
+    quality.missing_share,         the current window (default 1h), the reference before it as
+    quality.unseen_share,          for drift; the value is `feature`'s share, or the largest
+    quality.out_of_range_share     over the model's features when no feature is given
+    multivariate.error             the current window's mean PCA reconstruction error
 """
 
 from __future__ import annotations
@@ -21,18 +25,27 @@ import math
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-from driftline.config.duration import parse_duration
+from driftline.config.duration import parse_config_duration
 
 # "" only stands for "not given" (every field has a default so that the loader can report a
 # rule with missing keys instead of failing to build it); validate() refuses it.
-Kind = Literal["", "drift_share", "feature_score", "latency_p99_ms", "burn_rate", "error_rate"]
+Kind = Literal[
+    "", "drift_share", "feature_score", "latency_p99_ms", "burn_rate", "error_rate",
+    "quality.missing_share", "quality.unseen_share", "quality.out_of_range_share",
+    "multivariate.error",
+]  # fmt: skip
+QUALITY_KINDS: Final = (
+    "quality.missing_share", "quality.unseen_share", "quality.out_of_range_share",
+)  # fmt: skip
 KINDS: Final[tuple[str, ...]] = (
-    "drift_share", "feature_score", "latency_p99_ms", "burn_rate", "error_rate",
+    "drift_share", "feature_score", "latency_p99_ms", "burn_rate", "error_rate", *QUALITY_KINDS,
+    "multivariate.error",
 )  # fmt: skip
 BURN_WINDOWS: Final = ("1h", "6h", "3d")  # the long windows of analysis.latency.BURN_PAIRS
 DEFAULT_WINDOWS: Final = {
     "drift_share": "1h", "feature_score": "1h", "latency_p99_ms": "5m", "error_rate": "5m",
-    "burn_rate": "1h",
+    "burn_rate": "1h", "quality.missing_share": "1h", "quality.unseen_share": "1h",
+    "quality.out_of_range_share": "1h", "multivariate.error": "1h",
 }  # fmt: skip
 
 
@@ -61,14 +74,14 @@ class AlertRule:
 
     def window_s(self) -> float:
         """The lookback in seconds (drift and latency kinds). Raises ValueError if malformed."""
-        return parse_duration(self.effective_window)
+        return parse_config_duration(self.effective_window)
 
     def validate(self, path: str) -> list[str]:
         problems = []
         if not self.name:
             problems.append(f"{path}.name: must not be empty")
         if self.kind not in KINDS:
-            problems.append(f"{path}.kind: must be one of {', '.join(KINDS)}")
+            problems.append(f"{path}.kind: must be one of {', '.join(KINDS)}, got {self.kind!r}")
         if not self.model:
             problems.append(f"{path}.model: must not be empty")
         if self.kind == "feature_score" and not self.feature:

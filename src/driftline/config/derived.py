@@ -35,6 +35,8 @@ class DerivedConfig:
     drift: DerivedDriftConfig = field(default_factory=DerivedDriftConfig)
     latency_window_s: float = 300.0  # YAML key `latency_window`: quantiles and error rate
     models: tuple[str, ...] = ()  # empty: every model seen recently
+    quality: bool = True  # data-quality gauges per feature, over the drift windows
+    multivariate: bool = False  # the reconstruction error too (a sampled PCA per round)
 
     def validate(self, path: str) -> list[str]:
         problems = self.drift.validate(f"{path}.drift")

@@ -10,6 +10,7 @@ seconds). Unknown keys and wrong types are errors that name the key path; all ar
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import re
 import types
@@ -19,6 +20,7 @@ from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
 import yaml
 
+from driftline.config.duration import parse_config_duration
 from driftline.config.duration import parse_duration as parse_duration  # re-exported
 from driftline.config.model import DriftlineConfig
 from driftline.errors import ConfigError
@@ -50,32 +52,34 @@ def _convert(tp: Any, value: Any, path: str, problems: list[str], duration: bool
         return build(tp, value, path, problems)  # type: ignore[arg-type]
     if duration:
         try:
-            return parse_duration(value)
+            return parse_config_duration(value)
         except ValueError as e:
             problems.append(f"{path}: {e}")
             return None
     if get_origin(tp) is Literal:
         if value not in get_args(tp):
-            allowed = ", ".join(map(str, get_args(tp)))
-            problems.append(f"{path}: must be one of {allowed}, got {value!r}")
+            problems.append(f"{path}: {choice_problem(get_args(tp), value)}")
+            return None  # the default stands in, so validate() can still check the rest
         return value
     if tp is bool:
         if not isinstance(value, bool):
             problems.append(f"{path}: expected true or false, got {value!r}")
+            return None
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
             problems.append(f"{path}: expected an integer, got {value!r}")
+            return None
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             problems.append(f"{path}: expected a number, got {value!r}")
-            return value
+            return None
         return float(value)
     if tp is str:
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             problems.append(f"{path}: expected a string, got {value!r}")
-            return value
+            return None
         return str(value)
     if get_origin(tp) is tuple and get_args(tp)[-1] is Ellipsis:
         if not isinstance(value, list):
@@ -88,6 +92,15 @@ def _convert(tp: Any, value: Any, path: str, problems: list[str], duration: bool
     if isinstance(tp, types.UnionType):
         return value
     return value
+
+
+def choice_problem(choices: tuple[Any, ...], value: Any) -> str:
+    """`must be one of always, interval, never, got 'sometimes'` (the empty "not given" choice
+    left out), with the closest choice when one is close."""
+    named = [str(c) for c in choices if c != ""]
+    close = difflib.get_close_matches(str(value), named, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return f"must be one of {', '.join(named)}, got {value!r}{hint}"
 
 
 def build(cls: type[T], data: Any, path: str, problems: list[str]) -> T:
@@ -119,6 +132,17 @@ def build(cls: type[T], data: Any, path: str, problems: list[str]) -> T:
         return cls()
 
 
+def _key_of(problem: str) -> str:
+    return problem.partition(": ")[0]
+
+
+def _validated(cfg: DriftlineConfig) -> list[str]:
+    try:
+        return cfg.validate()
+    except (TypeError, ValueError, AttributeError):  # a part built from defaults cannot tell
+        return []
+
+
 def replace_path(cfg: T, dotted: str, value: Any) -> T:
     """Return a copy of `cfg` with the field at `dotted` (Python field names) set to `value`."""
     head, _, rest = dotted.partition(".")
@@ -148,6 +172,11 @@ def load_config(
             raise ConfigError([f"{path}: not valid YAML: {e}"]) from e
         data = _expand_env(data, env)
     cfg = build(DriftlineConfig, data, "", problems)
+    # What could not be built took its default; validate the rest now, so that every problem
+    # is listed in one run (not one batch per fix). A key already reported is not reported
+    # twice.
+    reported = {_key_of(p) for p in problems}
+    problems += [p for p in _validated(cfg) if _key_of(p) not in reported]
     if problems:
         raise ConfigError(problems)
     if env.get(ENV_INGEST_TOKEN):

@@ -21,7 +21,9 @@ DEFAULT_DATA_DIR: Final = "./driftline-data"
 DEFAULT_OTLP_GRPC: Final = "127.0.0.1:4317"
 DEFAULT_OTLP_HTTP: Final = "127.0.0.1:4318"
 DEFAULT_QUERY_GRPC: Final = "127.0.0.1:4319"
+DEFAULT_MLFLOW: Final = "127.0.0.1:5000"
 DEFAULT_METRICS: Final = "127.0.0.1:9464"
+DEFAULT_CONSOLE: Final = "127.0.0.1:4320"
 DEFAULT_MAX_RECV_MIB: Final = 64  # the OTLP spec's recommendation
 DEFAULT_SEGMENT_MIB: Final = 64
 DEFAULT_WAL_MAX_MIB: Final = 4096
@@ -81,12 +83,21 @@ class GrpcReceiverConfig:
 class HttpReceiverConfig:
     endpoint: str = DEFAULT_OTLP_HTTP
     max_request_body_size_mib: int = DEFAULT_MAX_RECV_MIB
+    # A request body must arrive within this (YAML `body_read_timeout`): 408 otherwise.
+    body_read_timeout_s: float = 30.0
+    # Request bytes (declared Content-Length, else the body limit) being read at once, over
+    # every connection: past it a request gets 503 + Retry-After before its body is read.
+    max_in_flight_mib: int = 256
     tls: TLSConfig = field(default_factory=TLSConfig)
 
     def validate(self, path: str) -> list[str]:
         problems = _endpoint_problems(f"{path}.endpoint", self.endpoint)
         if self.max_request_body_size_mib <= 0:
             problems.append(f"{path}.max_request_body_size_mib: must be > 0")
+        if self.body_read_timeout_s <= 0:
+            problems.append(f"{path}.body_read_timeout: must be > 0")
+        if self.max_in_flight_mib < self.max_request_body_size_mib:
+            problems.append(f"{path}.max_in_flight_mib: must be >= max_request_body_size_mib")
         return problems + self.tls.validate(f"{path}.tls")
 
 
@@ -291,6 +302,18 @@ class QueryConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ConsoleConfig:
+    """`console`: the web console (HTTP). Same token as the query API (`query.auth_token`).
+    Loopback by default; another host only when `endpoint` names one."""
+
+    enabled: bool = True
+    endpoint: str = DEFAULT_CONSOLE
+
+    def validate(self, path: str) -> list[str]:
+        return _endpoint_problems(f"{path}.endpoint", self.endpoint)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RunsConfig:
     """`runs`: experiment-run tracking. A run with no end event is CRASHED once nothing arrived
     from it for `heartbeat_timeout` (or 3 of its own heartbeat intervals, if longer)."""
@@ -301,6 +324,23 @@ class RunsConfig:
         if self.heartbeat_timeout_s <= 0:
             return [f"{path}.heartbeat_timeout: must be > 0"]
         return []
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MlflowConfig:
+    """`mlflow`: MLflow's tracking REST API (driftline.mlflow). Follows the query token rules.
+    `read_timeout` bounds how long a read waits for earlier writes to reach ClickHouse."""
+
+    enabled: bool = True
+    endpoint: str = DEFAULT_MLFLOW
+    artifacts_dir: str = ""  # default <data_dir>/artifacts
+    read_timeout_s: float = 30.0  # YAML key `read_timeout`
+
+    def validate(self, path: str) -> list[str]:
+        problems = _endpoint_problems(f"{path}.endpoint", self.endpoint) if self.enabled else []
+        if self.read_timeout_s <= 0:
+            problems.append(f"{path}.read_timeout: must be > 0")
+        return problems
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -330,6 +370,8 @@ class DriftlineConfig:
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     processors: ProcessorsConfig = field(default_factory=ProcessorsConfig)
     runs: RunsConfig = field(default_factory=RunsConfig)
+    mlflow: MlflowConfig = field(default_factory=MlflowConfig)
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
 
     def validate(self) -> list[str]:
         return (
@@ -343,6 +385,8 @@ class DriftlineConfig:
             + self.alerts.validate("alerts", frozenset(s.model for s in self.analysis.slos))
             + self.processors.validate("processors")
             + self.runs.validate("runs")
+            + self.mlflow.validate("mlflow")
+            + self.console.validate("console")
             + validate_destinations(
                 self.exporters.otlp,
                 "exporters.otlp",

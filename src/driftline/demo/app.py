@@ -47,7 +47,7 @@ def _configure_sdk(otlp_grpc: str) -> Any:
 
 def run_demo(opts: DemoOptions, stream: TextIO | None = None) -> dict[str, Any]:
     """Run the whole demo; the result (what `--json` prints). Raises on failure, after clean-up."""
-    from driftline.cli.client import Connection, QueryClient
+    from driftline.client import Client
     from driftline.demo import findings, scenario
     from driftline.demo.server import ModelServer
     from driftline.demo.training import read_back, training_run
@@ -76,10 +76,9 @@ def run_demo(opts: DemoOptions, stream: TextIO | None = None) -> dict[str, Any]:
             configured.shutdown()  # every span and label exported before we look
         print("waiting for the collector to store everything …", file=stream, flush=True)
         collector.wait_caught_up()
-        connection = Connection(endpoint=endpoints["query_grpc"], timeout_s=60.0)
-        if run is not None:
-            run = read_back(run, connection)
-        with QueryClient(connection) as client:
+        with Client(endpoints["query_grpc"], token="", timeout=60.0) as client:
+            if run is not None:
+                run = read_back(run, client)
             findings.wait_stored(client, phases)
             print("asking driftline what it found …", file=stream, flush=True)
             baseline, shifted = phases
@@ -88,6 +87,8 @@ def run_demo(opts: DemoOptions, stream: TextIO | None = None) -> dict[str, Any]:
                 drift,
                 findings.latency(client, baseline, shifted, cmd),
                 findings.performance(client, baseline, shifted, cmd),
+                findings.quality(client, baseline, shifted, cmd),
+                findings.multivariate(client, baseline, shifted, cmd),
             ]
         if run is None:
             run = findings.Finding(

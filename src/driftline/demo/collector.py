@@ -71,6 +71,7 @@ class Collector:
             sys.executable, "-m", "driftline", "serve", "--data-dir", str(self.data_dir),
             "--otlp-grpc", "127.0.0.1:0", "--otlp-http", "127.0.0.1:0",
             "--query-grpc", "127.0.0.1:0", "--metrics", "127.0.0.1:0",
+            "--mlflow", "127.0.0.1:0", "--console", "127.0.0.1:0",
         ]  # fmt: skip
         with open(self.log_path, "ab") as log:
             # Its own session: a Ctrl-C in the terminal reaches the demo, which stops it cleanly.

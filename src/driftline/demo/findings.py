@@ -15,12 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from driftline.api._gen.driftline.v1 import query_pb2
-from driftline.cli.client import QueryClient
-from driftline.cli.query import drift_view
+from driftline.api._gen.driftline.v1 import quality_pb2, query_pb2
+from driftline.client import Client
 from driftline.demo.model import FEATURES, MODEL_NAME
 from driftline.demo.scenario import Phase
-from driftline.demo.traffic import SHIFTED_FEATURES
+from driftline.demo.traffic import (
+    CORRELATED,
+    MISSING_FEATURE,
+    NEW_CATEGORY,
+    SHIFTED_FEATURES,
+)
+from driftline.report.drift_view import drift_view
 from driftline.report.html import render_drift_report
 
 
@@ -77,9 +82,7 @@ def _sql_rows(response: query_pb2.SqlResponse) -> list[dict[str, Any]]:
 # ---- has everything arrived? -------------------------------------------------------------------
 
 
-def stored_counts(
-    client: QueryClient, phases: Sequence[Phase]
-) -> tuple[dict[str, int], dict[str, int]]:
+def stored_counts(client: Client, phases: Sequence[Phase]) -> tuple[dict[str, int], dict[str, int]]:
     """Inferences and labelled inferences stored per version, within the demo's windows."""
     whole = _range(phases[0].start_ns, phases[-1].end_ns)
     models = client.call("ListModels", query_pb2.ListModelsRequest(range=whole))
@@ -98,7 +101,7 @@ def stored_counts(
     return inferences, labelled
 
 
-def wait_stored(client: QueryClient, phases: Sequence[Phase], timeout_s: float = 60.0) -> None:
+def wait_stored(client: Client, phases: Sequence[Phase], timeout_s: float = 60.0) -> None:
     """Until every inference and label the demo sent can be read back (the sink is async)."""
     want_inf = {p.version: p.inferences for p in phases}
     want_lab = {p.version: p.labels for p in phases}
@@ -125,8 +128,86 @@ def _drift_args(reference: Phase, current: Phase) -> list[str]:
     ]  # fmt: skip
 
 
+def _windows(
+    reference: Phase, current: Phase
+) -> tuple[query_pb2.DriftWindowSpec, query_pb2.DriftWindowSpec]:
+    return (
+        query_pb2.DriftWindowSpec(range=_range(reference.start_ns, reference.end_ns)),
+        query_pb2.DriftWindowSpec(range=_range(current.start_ns, current.end_ns)),
+    )
+
+
+def quality(client: Client, reference: Phase, current: Phase, cmd: Commands) -> Finding:
+    """The data problems drift does not see: the missing-value burst, the new category."""
+    ref, cur = _windows(reference, current)
+    request = quality_pb2.GetDataQualityRequest(model=MODEL_NAME, reference=ref, current=cur)
+    response: quality_pb2.GetDataQualityResponse = client.call(
+        "GetDataQuality", request, service="quality"
+    )
+    window = response.windows[-1]
+    checks = {f.feature: {c.name: c for c in f.checks} for f in window.features}
+    missing = checks[MISSING_FEATURE]["missing_share"]
+    unseen = checks["merchant_category"]["unseen_share"]
+    finding = Finding("quality", "Data quality: shifted phase against the baseline")
+    verdict = "QUALITY ISSUES" if window.flagged else "no quality issues"
+    finding.lines = [
+        f"{verdict}: {len(window.flagged_features)} of {len(window.features)} columns flagged "
+        f"({', '.join(window.flagged_features)})",
+        f"{MISSING_FEATURE}: missing in {missing.value:.1%} of the inferences "
+        f"(upper bound {missing.upper:.1%} learned from the baseline) — the demo's outage",
+        f"merchant_category: {unseen.value:.1%} of the values never seen in the baseline "
+        f"({NEW_CATEGORY})",
+    ]
+    finding.commands = [cmd("query", "quality", *_drift_args(reference, current))]
+    finding.data = {
+        "flagged": window.flagged,
+        "flagged_features": list(window.flagged_features),
+        "missing_feature": MISSING_FEATURE,
+        "missing_share": missing.value,
+        "missing_alert": missing.alert,
+        "unseen_share": unseen.value,
+        "unseen_alert": unseen.alert,
+        "new_categories": [c.category for f in window.features for c in f.new_categories],
+    }
+    return finding
+
+
+def multivariate(client: Client, reference: Phase, current: Phase, cmd: Commands) -> Finding:
+    """The correlation flip: the pair's reconstruction error, while each marginal stays put."""
+    ref, cur = _windows(reference, current)
+    request = quality_pb2.GetMultivariateDriftRequest(
+        model=MODEL_NAME, features=list(CORRELATED), reference=ref, current=cur
+    )
+    response: quality_pb2.GetMultivariateDriftResponse = client.call(
+        "GetMultivariateDrift", request, service="quality"
+    )
+    window = response.windows[-1]
+    verdict = "MULTIVARIATE DRIFT" if response.drifted else "no multivariate drift"
+    finding = Finding("multivariate", f"Multivariate drift of {' and '.join(CORRELATED)}")
+    finding.lines = [
+        f"{verdict}: reconstruction error {window.reconstruction_error:.3f} vs upper threshold "
+        f"{window.upper_threshold:.3f} (PCA on the baseline, {response.components} component)",
+        f"domain classifier AUROC {window.classifier_auroc:.3f} (0.5: indistinguishable)",
+        "neither feature drifts on its own (see the drift table): their correlation flipped",
+    ]
+    finding.commands = [
+        cmd("query", "multivariate", *_drift_args(reference, current),
+            "--features", ",".join(CORRELATED))
+    ]  # fmt: skip
+    finding.data = {
+        "features": list(CORRELATED),
+        "drifted": response.drifted,
+        "reconstruction_error": window.reconstruction_error,
+        "upper_threshold": window.upper_threshold,
+        "alert": window.alert,
+        "classifier_auroc": window.classifier_auroc,
+        "classifier_alert": window.classifier_alert,
+    }
+    return finding
+
+
 def drift(
-    client: QueryClient, reference: Phase, current: Phase, cmd: Commands
+    client: Client, reference: Phase, current: Phase, cmd: Commands
 ) -> tuple[Finding, query_pb2.GetDriftResponse]:
     request = query_pb2.GetDriftRequest(
         model=MODEL_NAME,
@@ -170,7 +251,7 @@ def drift(
     return finding, response
 
 
-def latency(client: QueryClient, baseline: Phase, candidate: Phase, cmd: Commands) -> Finding:
+def latency(client: Client, baseline: Phase, candidate: Phase, cmd: Commands) -> Finding:
     request = query_pb2.GetLatencyRequest(
         model=MODEL_NAME, range=_range(baseline.start_ns, candidate.end_ns),
         group_by=["version"], baseline_version=baseline.version,
@@ -203,7 +284,7 @@ def latency(client: QueryClient, baseline: Phase, candidate: Phase, cmd: Command
     return finding
 
 
-def performance(client: QueryClient, baseline: Phase, candidate: Phase, cmd: Commands) -> Finding:
+def performance(client: Client, baseline: Phase, candidate: Phase, cmd: Commands) -> Finding:
     by_version: query_pb2.GetPerformanceResponse = client.call(
         "GetPerformance",
         query_pb2.GetPerformanceRequest(

@@ -62,25 +62,27 @@ class Scorer:
     base_latency_s: float = 0.004  # median time of the feature lookup both versions do
     extra_latency_s: float = 0.0
 
-    def logit(self, row: Mapping[str, float | str]) -> float:
+    def logit(self, row: Mapping[str, float | str | None]) -> float:
         z = self.bias
         for name, w in self.weights.items():
-            z += w * transform_feature(name, float(row[name]))
+            value = row.get(name)
+            if value is not None:  # a missing feature is imputed at its centre (z = 0)
+                z += w * transform_feature(name, float(value))
         for name, table in self.effects.items():
             z += table.get(str(row[name]), 0.0)
         return z
 
-    def probability(self, row: Mapping[str, float | str]) -> float:
+    def probability(self, row: Mapping[str, float | str | None]) -> float:
         return 1.0 / (1.0 + math.exp(-self.logit(row)))
 
-    def predict(self, row: Mapping[str, float | str]) -> tuple[int, float]:
+    def predict(self, row: Mapping[str, float | str | None]) -> tuple[int, float]:
         """(class, score). The call sleeps for the work a real model does around the math: a
         feature lookup (log-normal around `base_latency_s`) and a slower version's heavier path."""
         time.sleep(random.lognormvariate(math.log(self.base_latency_s), 0.3) + self.extra_latency_s)
         p = self.probability(row)
         return int(p >= 0.5), p
 
-    def probabilities(self, rows: list[Mapping[str, float | str]]) -> np.ndarray:
+    def probabilities(self, rows: list[Mapping[str, float | str | None]]) -> np.ndarray:
         return np.array([self.probability(r) for r in rows])
 
 

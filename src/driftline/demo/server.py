@@ -60,7 +60,8 @@ class ModelServer:
     def predict(self, row: dict[str, Any]) -> dict[str, Any]:
         scorer = self.live
         with sdk.track_inference(model=MODEL_NAME, version=scorer.version) as inference:
-            inference.features({name: row[name] for name in FEATURES})
+            # a feature the request lacks (None) is not recorded: driftline counts it missing
+            inference.features({n: row[n] for n in FEATURES if row.get(n) is not None})
             label, score = scorer.predict(row)
             inference.prediction(label, score=score)
         return {

@@ -3,7 +3,10 @@
 Rows are drawn up front from a seeded generator, so every run sends the same data and the drift
 findings come out the same; only the latencies depend on the machine. After the shift `amount`
 is ~1.8× larger (a mean shift of log-amount) and a new merchant category, `gift_cards`,
-dominates `merchant_category`; the other eight features keep their distributions.
+dominates `merchant_category`; the other eight features keep their distributions. Two data
+problems ride along that no drift test sees: a feature-store outage leaves `distance_km` out
+of 15 % of the requests (a missing-value burst: None in the row), and `txn_last_24h` and
+`avg_basket`, correlated +0.85 before, are correlated −0.85 after — each marginal unchanged.
 
 The sender is open-loop: request i leaves at start + i/rate (later if the workers are all busy),
 so a slower model version shows up as latency, not as fewer requests. Each worker keeps one
@@ -35,6 +38,10 @@ CHANNEL_P: Final = (0.50, 0.35, 0.15)
 LOG_AMOUNT_MEAN: Final = 4.0
 LOG_AMOUNT_SHIFT: Final = 0.6
 SHIFTED_FEATURES: Final = ("amount", "merchant_category")
+MISSING_FEATURE: Final = "distance_km"
+MISSING_SHARE: Final = 0.15
+CORRELATED: Final = ("txn_last_24h", "avg_basket")
+CORRELATION: Final = 0.85  # before the shift; -0.85 after
 TRUTH: Final[Scorer] = V1  # the world's fraud function; version "1" knows it exactly
 
 
@@ -42,7 +49,7 @@ TRUTH: Final[Scorer] = V1  # the world's fraud function; version "1" knows it ex
 class Batch:
     """One phase's requests: feature rows, their true labels, and which get a label sent."""
 
-    rows: Sequence[Mapping[str, float | str]]
+    rows: Sequence[Mapping[str, float | str | None]]
     truth: Sequence[int]
     send_label: Sequence[bool]
 
@@ -54,25 +61,30 @@ def make_batch(seed: int, n: int, *, shifted: bool, label_fraction: float = 0.5)
     if shifted:
         categories.append(NEW_CATEGORY)
         probs = np.append(probs * (1 - NEW_CATEGORY_SHARE), NEW_CATEGORY_SHARE)
+    rho = -CORRELATION if shifted else CORRELATION
+    pair = rng.multivariate_normal([0.0, 0.0], [[1.0, rho], [rho, 1.0]], n)
     columns: dict[str, Any] = {
         "amount": rng.lognormal(log_mean, 0.5, n),
         "account_age_days": rng.uniform(30, 3650, n),
         "distance_km": rng.exponential(20.0, n),
-        "txn_last_24h": np.maximum(rng.normal(5.0, 2.0, n), 0.0),
+        "txn_last_24h": np.maximum(5.0 + 2.0 * pair[:, 0], 0.0),
         "merchant_risk": rng.beta(2.0, 5.0, n),
         "hour": rng.uniform(0.0, 24.0, n),
         "card_age_months": rng.gamma(3.0, 12.0, n),
-        "avg_basket": rng.normal(50.0, 15.0, n),
+        "avg_basket": 50.0 + 15.0 * pair[:, 1],
         "channel": rng.choice(list(CHANNELS), n, p=list(CHANNEL_P)),
         "merchant_category": rng.choice(categories, n, p=probs),
     }
-    rows: list[dict[str, float | str]] = [
+    rows: list[dict[str, float | str | None]] = [
         {
             name: (str(values[i]) if values.dtype.kind in "US" else round(float(values[i]), 4))
             for name, values in columns.items()
         }
         for i in range(n)
     ]
+    if shifted:  # the outage: these requests arrive without the feature
+        for i in np.flatnonzero(rng.random(n) < MISSING_SHARE):
+            rows[int(i)][MISSING_FEATURE] = None
     # Ground truth: fraud with the world's probability, so labels are noisy as real ones are.
     truth = (rng.random(n) < TRUTH.probabilities(list(rows))).astype(int).tolist()
     send_label = (rng.random(n) < label_fraction).tolist()

@@ -26,7 +26,7 @@ def _design(rows: list[dict[str, Any]]) -> tuple[np.ndarray, list[str]]:
     levels = {c: sorted({str(r[c]) for r in rows}) for c in CATEGORICAL}
     names = [*NUMERIC, *(f"{c}={v}" for c in CATEGORICAL for v in levels[c])]
     x = np.array(
-        [[transform_feature(n, float(r[n])) for n in NUMERIC]
+        [[transform_feature(n, float(r[n])) if r[n] is not None else 0.0 for n in NUMERIC]
          + [float(str(r[c]) == v) for c in CATEGORICAL for v in levels[c]] for r in rows]
     )  # fmt: skip
     return np.hstack([np.ones((len(rows), 1)), x]), ["bias", *names]
@@ -71,27 +71,25 @@ def training_run(seed: int, cmd: Commands, endpoint: str | None = None) -> Findi
     return finding
 
 
-def read_back(finding: Finding, connection: Any, timeout_s: float = 30.0) -> Finding:
+def read_back(finding: Finding, client: Any, timeout_s: float = 30.0) -> Finding:
     """Replace the sent figures by what driftline stored (GetRun), waiting for the run's end."""
     import time
 
     from driftline.api._gen.driftline.v1 import runs_pb2
-    from driftline.cli.runs import RunClient
 
     run_id = finding.data["run_id"]
     deadline = time.monotonic() + timeout_s
-    with RunClient(connection) as client:
-        while True:
-            try:
-                stored = client.call("GetRun", runs_pb2.GetRunRequest(run_id=run_id))
-            except Exception:  # not stored yet (NOT_FOUND) or the collector is busy
-                stored = None
-            done = stored is not None and stored.status == "FINISHED"
-            if done and all(stored.metrics[k].points == EPOCHS for k in ("loss", "accuracy")):
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the training run {run_id} was not stored in {timeout_s}s")
-            time.sleep(0.2)
+    while True:
+        try:
+            stored = client.call("GetRun", runs_pb2.GetRunRequest(run_id=run_id), service="runs")
+        except Exception:  # not stored yet (NOT_FOUND) or the collector is busy
+            stored = None
+        done = stored is not None and stored.status == "FINISHED"
+        if done and all(stored.metrics[k].points == EPOCHS for k in ("loss", "accuracy")):
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the training run {run_id} was not stored in {timeout_s}s")
+        time.sleep(0.2)
     loss, acc = stored.metrics["loss"], stored.metrics["accuracy"]
     finding.lines = [
         f"status {stored.status}, {len(stored.params)} params, {loss.points} steps of loss "

@@ -12,43 +12,19 @@ import re
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from clickhouse_connect.driver.client import Client
 
 from driftline.analysis.drift import EmptyWindowError, Window
 from driftline.errors import InvalidInputError, NotFoundError
-from driftline.storage import reference_sql
+from driftline.storage import reference_rows
+from driftline.storage.reference_rows import SavedReference
 
 NAME_PATTERN: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
-
-@dataclass(frozen=True, slots=True)
-class SavedReference:
-    name: str
-    model: str
-    snapshot: str
-    version: str
-    start_ns: int
-    end_ns: int
-    created_ns: int
-    rows: int
-    inferences: int
-    features: tuple[str, ...]
-    description: str
-
-    @property
-    def window(self) -> Window:
-        return Window(self.start_ns, self.end_ns, self.version, self.snapshot)
-
-
-def _from_row(row: Sequence[Any]) -> SavedReference:
-    name, model, snapshot, version, start, end, created, rows, infs, feats, desc = row
-    return SavedReference(
-        name, model, snapshot, version, int(start), int(end), int(created), int(rows),
-        int(infs), tuple(feats), desc,
-    )  # fmt: skip
+__all__ = ["NAME_PATTERN", "SavedReference", "check_name", "get_reference", "list_references",
+           "save_reference"]  # fmt: skip
 
 
 def check_name(name: str) -> None:
@@ -76,30 +52,21 @@ def save_reference(
     if window.end_ns <= window.start_ns:
         raise InvalidInputError("the reference window is empty (end <= start)")
     snapshot = uuid.uuid4().hex
-    sql, params = reference_sql.copy_rows(
-        database, model, window.version, window.start_ns, window.end_ns, features, snapshot
-    )
-    client.command(sql, parameters=params)
-    sql, params = reference_sql.snapshot_rows(database, model, snapshot)
-    if int(client.query(sql, parameters=params).result_rows[0][0]) == 0:
+    if reference_rows.copy_rows(client, database, model, window, features, snapshot) == 0:
         what = f"model {model!r}" + (f" version {window.version!r}" if window.version else "")
         raise EmptyWindowError(f"{what} has no feature values in the reference window")
-    sql, params = reference_sql.record(
-        database, name, model, window.version, window.start_ns, window.end_ns, snapshot,
-        time.time_ns(), description,
-    )  # fmt: skip
-    client.command(sql, parameters=params)
+    reference_rows.record(
+        client, database, name, model, window, snapshot, time.time_ns(), description
+    )
     return get_reference(client, database, model, name)
 
 
 def get_reference(client: Client, database: str, model: str, name: str) -> SavedReference:
-    sql, params = reference_sql.latest(database, model, name)
-    rows = client.query(sql, parameters=params).result_rows
-    if not rows:
+    found = reference_rows.latest(client, database, model, name)
+    if found is None:
         raise NotFoundError(f"no saved reference {name!r} for model {model!r}")
-    return _from_row(rows[0])
+    return found
 
 
 def list_references(client: Client, database: str, model: str = "") -> list[SavedReference]:
-    sql, params = reference_sql.list_references(database, model)
-    return [_from_row(r) for r in client.query(sql, parameters=params).result_rows]
+    return reference_rows.list_references(client, database, model)

@@ -33,6 +33,20 @@ class MetricSummary:
     max: float = float("nan")
     points: int = 0
     last_timestamp_ns: int = 0
+    latest_timestamp_ns: int = 0  # the latest point's own timestamp (MLflow's Metric.timestamp)
+
+
+@dataclass(frozen=True)
+class DatasetInput:
+    """One dataset a run logged as input (MLflow's DatasetInput: Dataset + input tags)."""
+
+    name: str
+    digest: str
+    source_type: str
+    source: str
+    schema: str
+    profile: str
+    tags: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -59,6 +73,10 @@ class RunInfo:
     attributes: dict[str, str]
     metrics: dict[str, MetricSummary]
     artifacts: list[Artifact] = field(default_factory=list)
+    experiment_id: str = ""  # MLflow's experiment id ('' for runs the SDK started)
+    lifecycle: str = "active"  # MLflow's lifecycle_stage: active or deleted
+    mlflow_status: str = ""  # status as MLflow shows it: CRASHED reads RUNNING
+    inputs: list[DatasetInput] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -79,7 +97,7 @@ class LogLine:
     logger: str
 
 
-def _rows(client: Client, database: str, statement: runs_sql.Statement, timeout_s: float) -> Any:
+def run_rows(client: Client, database: str, statement: runs_sql.Statement, timeout_s: float) -> Any:
     sql, params = statement
     return client.query(
         qualify(sql, database),
@@ -95,11 +113,14 @@ def _rows(client: Client, database: str, statement: runs_sql.Statement, timeout_
 
 
 def _info(row: Sequence[Any], metrics: dict[str, MetricSummary] | None = None) -> RunInfo:
-    run_id, experiment, name, user, status, start, end, seen, params, tags, latest, attrs = row
+    (run_id, experiment, name, user, status, start, end, seen, params, tags, latest, attrs,
+     experiment_id, lifecycle, mlflow_status) = row  # fmt: skip
     return RunInfo(
         run_id=run_id, experiment=experiment, run_name=name, user_id=user, status=status,
         start_ns=int(start), end_ns=int(end or 0), last_seen_ns=int(seen or 0),
         params=dict(params), tags=dict(tags), attributes=dict(attrs),
+        experiment_id=str(experiment_id or ""), lifecycle=str(lifecycle or "active"),
+        mlflow_status=str(mlflow_status or status),
         metrics=metrics if metrics is not None else {
             k: MetricSummary(latest=float(v)) for k, v in (latest or {}).items()
         },
@@ -135,6 +156,7 @@ def list_runs_page(
     now_ns: int,
     heartbeat_timeout_s: float,
     timeout_s: float,
+    scope: runs_sql.MlflowScope | None = None,
 ) -> tuple[list[RunInfo], str]:
     """One page of runs matching an MLflow filter, ordered, and the next page's token ('' at
     the end); InvalidInputError (FilterError) on bad text or a bad token."""
@@ -145,9 +167,9 @@ def list_runs_page(
     comparisons = parse_filter(filter_string)
     orders = [parse_order_by(o) for o in order_by if o.strip()]
     statement = runs_sql.list_runs(
-        experiments, comparisons, orders, limit + 1, now_ns, heartbeat_timeout_s, offset
+        experiments, comparisons, orders, limit + 1, now_ns, heartbeat_timeout_s, offset, scope
     )
-    rows = _rows(client, database, statement, timeout_s).result_rows
+    rows = run_rows(client, database, statement, timeout_s).result_rows
     more = len(rows) > limit
     next_token = encode_page_token(offset + limit) if more else ""
     return [_info(row) for row in rows[:limit]], next_token
@@ -188,22 +210,17 @@ def get_runs(
     ids = list(dict.fromkeys(r.strip() for r in run_ids if r.strip()))
     if not ids:
         raise InvalidInputError("at least one run id is required")
-    rows = _rows(
+    rows = run_rows(
         client, database, runs_sql.get_runs(ids, now_ns, heartbeat_timeout_s), timeout_s
     ).result_rows
     found = {row[0]: row for row in rows}
     missing = [r for r in ids if r not in found]
     if missing:
         raise NotFoundError(f"no run stored with id {', '.join(missing)}")
-    summaries: dict[str, dict[str, MetricSummary]] = {r: {} for r in ids}
-    for run_id, key, latest, step, lo, hi, n, last in _rows(
-        client, database, runs_sql.metric_summaries(ids), timeout_s
-    ).result_rows:
-        summaries[run_id][key] = MetricSummary(
-            float(latest), int(step), float(lo), float(hi), int(n), int(last)
-        )
+    summaries = metric_summaries(client, database, ids, timeout_s=timeout_s)
+    inputs = dataset_inputs(client, database, ids, timeout_s=timeout_s)
     arts: dict[str, list[Artifact]] = {r: [] for r in ids}
-    for run_id, ts, uri, path, size, sha in _rows(
+    for run_id, ts, uri, path, size, sha in run_rows(
         client, database, runs_sql.artifacts(ids), timeout_s
     ).result_rows:
         arts[run_id].append(Artifact(uri, path, int(size), sha, int(ts)))
@@ -211,7 +228,40 @@ def get_runs(
     for run_id in ids:
         info = _info(found[run_id], summaries[run_id])
         info.artifacts.extend(arts[run_id])
+        info.inputs.extend(inputs[run_id])
         out.append(info)
+    return out
+
+
+def metric_summaries(
+    client: Client, database: str, run_ids: Sequence[str], *, timeout_s: float
+) -> dict[str, dict[str, MetricSummary]]:
+    """Per run (every id asked, possibly empty) and key: the summary of its points."""
+    out: dict[str, dict[str, MetricSummary]] = {r: {} for r in run_ids}
+    for run_id, key, latest, step, lo, hi, n, last, latest_ts in run_rows(
+        client, database, runs_sql.metric_summaries(run_ids), timeout_s
+    ).result_rows:
+        out[run_id][key] = MetricSummary(
+            float(latest), int(step), float(lo), float(hi), int(n), int(last), int(latest_ts)
+        )
+    return out
+
+
+def dataset_inputs(
+    client: Client, database: str, run_ids: Sequence[str], *, timeout_s: float
+) -> dict[str, list[DatasetInput]]:
+    """Per run: its dataset inputs, the first of each (name, digest) kept, as MLflow does."""
+    out: dict[str, list[DatasetInput]] = {r: [] for r in run_ids}
+    seen: set[tuple[str, str, str]] = set()
+    for run_id, name, digest, source_type, source, schema, profile, tags in run_rows(
+        client, database, runs_sql.run_inputs(run_ids), timeout_s
+    ).result_rows:
+        if (run_id, name, digest) in seen:
+            continue
+        seen.add((run_id, name, digest))
+        out[run_id].append(
+            DatasetInput(name, digest, source_type, source, schema, profile, dict(tags))
+        )
     return out
 
 
@@ -245,14 +295,14 @@ def metric_history(
     NotFoundError when the run is not stored; InvalidInputError past `max_points`."""
     run_id = run_id.strip()
     limit = max_points or MAX_POINTS_DEFAULT
-    result = _rows(
+    result = run_rows(
         client, database,
         runs_sql.metric_history(run_id, keys, min_step, max_step, limit + 1), timeout_s,
     )  # fmt: skip
     columns = result.result_columns
     out: dict[str, MetricSeries] = {k: MetricSeries([], [], []) for k in keys}
     if not columns or not len(columns[0]):
-        exists = _rows(client, database, runs_sql.run_exists([run_id]), timeout_s).result_rows
+        exists = run_rows(client, database, runs_sql.run_exists([run_id]), timeout_s).result_rows
         if not exists:
             raise NotFoundError(f"no run stored with id {run_id}")
         return out
@@ -284,7 +334,7 @@ def run_logs(
 ) -> tuple[list[LogLine], bool]:
     """The run's training logs, oldest first, and whether more than `limit` exist."""
     run_id = run_id.strip()
-    ((first, last),) = _rows(client, database, runs_sql.run_span(run_id), timeout_s).result_rows
+    ((first, last),) = run_rows(client, database, runs_sql.run_span(run_id), timeout_s).result_rows
     if not first:
         raise NotFoundError(f"no run stored with id {run_id}")
     # Logs are stamped by the trainer's clock like the run's events; a minute of slack on
@@ -293,6 +343,6 @@ def run_logs(
     statement = runs_sql.run_logs(
         run_id, int(first) - minute, int(last) + minute, min_severity, limit + 1
     )
-    rows = _rows(client, database, statement, timeout_s).result_rows
+    rows = run_rows(client, database, statement, timeout_s).result_rows
     lines = [LogLine(int(t), str(st), int(sn), str(b), str(lg)) for t, st, sn, b, lg in rows]
     return lines[:limit], len(lines) > limit

@@ -19,6 +19,7 @@ from driftline.listen import bind_grpc
 from driftline.processors import IngestTransform
 from driftline.receiver._otlp import OTLP_SIGNALS, OtlpSignal
 from driftline.receiver.auth import BearerAuth
+from driftline.receiver.health import IngestHealthServicer, Probe, always_ready
 from driftline.receiver.ingest import DurableLog, Ingester
 from driftline.receiver.status import UNAUTHENTICATED
 from driftline.receiver.validate import inspect
@@ -94,12 +95,15 @@ async def start_otlp_grpc_server(
     health_servicer: health.aio.HealthServicer | None = None,
     *,
     transform: IngestTransform | None = None,
+    ready: Probe = always_ready,
 ) -> tuple[grpc.aio.Server, int]:
     """Start the OTLP/gRPC server on `config.protocols.grpc.endpoint`; return it and its port.
 
     `grpc.health.v1.Health` is served too, with the three OTLP services SERVING. When no
     `health_servicer` is given, one is created and the overall status ("") is SERVING as well;
-    a caller that passes its own decides "" itself. Stop with `await server.stop(grace)`.
+    a caller that passes its own decides "" itself. `ready` (e.g. `Wal.health`) turns the
+    created servicer's answers to NOT_SERVING while it names a reason (receiver/health.py).
+    Stop with `await server.stop(grace)`.
     """
     grpc_config = config.protocols.grpc
     server = grpc.aio.server(
@@ -112,7 +116,7 @@ async def start_otlp_grpc_server(
     server.add_generic_rpc_handlers(build_otlp_grpc_handlers(log, config, transform=transform))
     services = [otlp.grpc_service for otlp in OTLP_SIGNALS.values()]
     if health_servicer is None:
-        health_servicer = health.aio.HealthServicer()
+        health_servicer = IngestHealthServicer(ready)
         services.append("")
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     port = bind_grpc(

@@ -6,10 +6,16 @@
   bounded `zlib.decompressobj`: a body that inflates past `max_request_body_size_mib` is
   answered 413 after at most that many bytes were produced. A raw body over the limit: 413 too.
 - Errors map as in `status.py`: 400, 401, 413, 503 + `Retry-After`.
+- Slow or huge uploads are bounded (#16.5): a body must arrive within `body_read_timeout`
+  (408 and the connection closed otherwise), and the bytes being read at once over all
+  connections (declared Content-Length, else the body limit) stay under `max_in_flight_mib`:
+  past it a request gets 503 + Retry-After before its body is read, so memory stays bounded
+  and is released when the requests end.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import ssl
 import zlib
@@ -20,11 +26,18 @@ from aiohttp import hdrs, web
 from google.protobuf.message import Message
 
 from driftline.config.model import OtlpReceiverConfig, TLSConfig
-from driftline.errors import ConfigError, InvalidInputError, TooLargeError
+from driftline.errors import (
+    ConfigError,
+    InvalidInputError,
+    ListenError,
+    RetryableError,
+    TooLargeError,
+)
 from driftline.processors import IngestTransform
 from driftline.receiver import otlp_json
 from driftline.receiver._otlp import OTLP_SIGNALS, OtlpSignal
 from driftline.receiver.auth import BearerAuth
+from driftline.receiver.health import Probe, always_ready
 from driftline.receiver.ingest import DurableLog, Ingester
 from driftline.receiver.status import UNAUTHENTICATED, Failure, classify
 from driftline.receiver.validate import Inspection, inspect, inspect_message
@@ -53,6 +66,7 @@ def build_otlp_http_app(
     extra_routes: Iterable[web.AbstractRouteDef] = (),
     *,
     transform: IngestTransform | None = None,
+    ready: Probe = always_ready,
 ) -> web.Application:
     """The OTLP/HTTP application. Run it with `auto_decompress=False` on the runner (as
     `start_otlp_http_server` does): this app decodes Content-Encoding itself, with a bound.
@@ -61,9 +75,14 @@ def build_otlp_http_app(
     app = web.Application(client_max_size=limit)
     ingester = Ingester(log, max_attributes=config.max_attributes_per_item, transform=transform)
     auth = BearerAuth(config.auth_token)
+    http = config.protocols.http
+    budget = _InFlight(http.max_in_flight_mib * MIB)
     for otlp in OTLP_SIGNALS.values():
-        app.router.add_post(otlp.http_path, _export_handler(ingester, auth, otlp, limit))
-    app.router.add_get("/healthz", _healthz)
+        handler = _export_handler(
+            ingester, auth, otlp, limit, budget=budget, read_timeout_s=http.body_read_timeout_s
+        )
+        app.router.add_post(otlp.http_path, handler)
+    app.router.add_get("/healthz", functools.partial(_healthz, ready))
     app.router.add_routes(list(extra_routes))
     return app
 
@@ -74,6 +93,7 @@ async def start_otlp_http_server(
     extra_routes: Iterable[web.AbstractRouteDef] = (),
     *,
     transform: IngestTransform | None = None,
+    ready: Probe = always_ready,
 ) -> tuple[web.AppRunner, int]:
     """Serve OTLP/HTTP on `config.protocols.http.endpoint`; return the runner and bound port.
 
@@ -82,7 +102,7 @@ async def start_otlp_http_server(
     http_config = config.protocols.http
     ssl_context = _ssl_context(http_config.tls) if http_config.tls.enabled else None
     host, port = _split_endpoint(http_config.endpoint)
-    app = build_otlp_http_app(log, config, extra_routes, transform=transform)
+    app = build_otlp_http_app(log, config, extra_routes, transform=transform, ready=ready)
     runner = web.AppRunner(app, auto_decompress=False, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port, ssl_context=ssl_context, reuse_port=False)
@@ -90,11 +110,29 @@ async def start_otlp_http_server(
         await site.start()
     except OSError as exc:
         await runner.cleanup()
-        raise OSError(f"OTLP/HTTP cannot listen on {http_config.endpoint}: {exc}") from exc
+        raise ListenError(
+            "OTLP/HTTP", http_config.endpoint, "receivers.otlp.protocols.http.endpoint", str(exc)
+        ) from exc
     return runner, int(runner.addresses[0][1])
 
 
-def _export_handler(ingester: Ingester, auth: BearerAuth, otlp: OtlpSignal, limit: int) -> Handler:
+class _InFlight:
+    """Request bytes being read right now, over every connection (event loop only)."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.used = 0
+
+
+def _export_handler(
+    ingester: Ingester,
+    auth: BearerAuth,
+    otlp: OtlpSignal,
+    limit: int,
+    *,
+    budget: _InFlight,
+    read_timeout_s: float,
+) -> Handler:
     signal = otlp.signal
     max_attributes = ingester.max_attributes
 
@@ -113,10 +151,21 @@ def _export_handler(ingester: Ingester, auth: BearerAuth, otlp: OtlpSignal, limi
         declared = request.content_length
         if declared is not None and declared > limit:
             return _too_large(ingester, otlp, as_json, limit)
+        reserve = declared if declared is not None else limit
+        if budget.used + reserve > budget.cap:
+            busy = RetryableError("too many request bytes in flight; retry later", delay_s=1.0)
+            return _failure(ingester.refuse(otlp, "http", classify(busy)).failure, as_json)
+        budget.used += reserve
         try:
-            body = await request.read()
+            body = await asyncio.wait_for(request.read(), read_timeout_s)
         except web.HTTPRequestEntityTooLarge:
             return _too_large(ingester, otlp, as_json, limit)
+        except TimeoutError:
+            response = web.Response(status=408, text="the request body did not arrive in time")
+            response.force_close()
+            return response
+        finally:
+            budget.used -= reserve
         decode = functools.partial(
             _decode, signal, body, encoding, as_json, limit=limit, max_attributes=max_attributes
         )
@@ -167,7 +216,10 @@ def decompress(body: bytes, encoding: str, limit: int) -> bytes:
     return bytes(out)
 
 
-async def _healthz(_request: web.Request) -> web.Response:
+async def _healthz(ready: Probe, _request: web.Request) -> web.Response:
+    reason = ready()
+    if reason is not None:  # e.g. the WAL's disk is full: ingest answers 503 until it is not
+        return web.Response(status=503, text=f"not ready: {reason}\n")
     return web.Response(text="ok")
 
 

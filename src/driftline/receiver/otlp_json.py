@@ -12,6 +12,12 @@ docs/specification.md, "JSON Protobuf Encoding"):
 Decoding rewrites the hex ids to base64 in the parsed dict, then lets
 `google.protobuf.json_format.ParseDict` do the rest. The snake_case spelling of the id keys is
 converted as well, so a lenient ParseDict never reads hex as base64.
+
+Malformed input of any shape is InvalidInputError (400), never a 503 that OTel clients would
+retry forever. Python's `json` accepts `\\ud800` (a lone surrogate, which is no Unicode
+text) and protobuf's upb backend then fails on it with a bare SystemError — in a field name, an
+enum name or a string value alike — so bodies whose escapes could spell one are walked first
+and refused with a message naming the surrogate.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ _SPAN_IDS: Final = ("traceId", "spanId", "parentSpanId")
 _LINK_IDS: Final = ("traceId", "spanId")
 _METRIC_KINDS: Final = ("gauge", "sum", "histogram", "exponentialHistogram", "summary")
 _MAX_SHOWN: Final = 40  # characters of a bad value quoted back in an error message
+# A JSON escape of a surrogate code point (\\uD800-\\uDFFF): only then can a lone one appear.
+_SURROGATE_ESCAPE: Final = re.compile(rb"\\u[dD][89abcdefABCDEF]")
 
 
 @functools.cache
@@ -56,6 +64,9 @@ def parse(signal: Signal, body: bytes | str) -> Message:
         raise InvalidInputError(f"the body is not valid JSON: {exc}") from None
     if not isinstance(document, dict):
         raise InvalidInputError("the JSON body must be an object")
+    raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
+    if _SURROGATE_ESCAPE.search(raw):
+        _refuse_lone_surrogates(document)
     _HEX_FIXERS[signal](document)
     request = OTLP_SIGNALS[signal].request_type()
     try:
@@ -64,7 +75,38 @@ def parse(signal: Signal, body: bytes | str) -> Message:
         raise InvalidInputError("the JSON body is nested too deeply") from None
     except (json_format.ParseError, ValueError, TypeError) as exc:
         raise InvalidInputError(f"invalid OTLP/JSON {request.DESCRIPTOR.name}: {exc}") from None
+    except SystemError as exc:  # upb on text it cannot convert; a bad body, not a bad server
+        raise InvalidInputError(f"invalid OTLP/JSON {request.DESCRIPTOR.name}: {exc}") from None
     return request
+
+
+def _refuse_lone_surrogates(document: Any) -> None:
+    """Raise InvalidInputError if any key or string in `document` is not valid Unicode text.
+
+    Iterative (a stack, not recursion): json.loads already bounded the depth, and so must this.
+    """
+    stack = [document]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                _check_text(key)
+                stack.append(value)
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, str):
+            _check_text(node)
+
+
+def _check_text(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = text[exc.start : exc.end].encode("unicode_escape").decode("ascii")
+        shown = text if len(text) <= _MAX_SHOWN else text[:_MAX_SHOWN] + "..."
+        raise InvalidInputError(
+            f"the JSON body holds a lone surrogate ({bad}) in {shown!r}: not valid Unicode text"
+        ) from None
 
 
 def to_json(message: Message) -> str:

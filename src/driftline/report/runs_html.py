@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Final
 
-from driftline.report.html import _STYLE, CUR_COLOR, REF_COLOR
+from driftline.report.html import CUR_COLOR, REF_COLOR, STYLE
 
 PALETTE: Final = (REF_COLOR, CUR_COLOR, "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6",
                   "#9D755D", "#BAB0AC", "#EECA3B")  # fmt: skip
@@ -162,7 +162,7 @@ def render_runs_report(runs: Sequence[RunView], generated_at: str) -> str:
     names = ", ".join(r.name for r in runs)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
-<title>driftline run comparison — {escape(names)}</title><style>{_STYLE}</style></head>
+<title>driftline run comparison — {escape(names)}</title><style>{STYLE}</style></head>
 <body>
 <h1>Run comparison</h1>
 <p class="meta">{len(runs)} runs · generated {escape(generated_at)}</p>

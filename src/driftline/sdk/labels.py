@@ -7,7 +7,7 @@ from typing import Any
 from opentelemetry import _logs
 
 from driftline import semconv
-from driftline.sdk.tracking import _swallowed
+from driftline.sdk.tracking import swallowed
 
 _LOGGER_NAME = "driftline.sdk"
 
@@ -35,4 +35,4 @@ def record_label(
             },
         )
     except Exception as exc:
-        _swallowed("record_label", exc)
+        swallowed("record_label", exc)

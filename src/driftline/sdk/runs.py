@@ -51,8 +51,9 @@ from opentelemetry import _logs
 from opentelemetry._logs import SeverityNumber
 
 from driftline import semconv
+from driftline.sdk.export import SHUTDOWN_TIMEOUT_S, exporter, resolve, shutdown_bounded
 from driftline.sdk.run_env import SystemSampler, code_version, environment
-from driftline.sdk.tracking import _swallowed
+from driftline.sdk.tracking import swallowed
 
 _LOGGER_NAME: Final = "driftline.sdk.runs"
 MAX_KEY_LENGTH: Final = 250  # MLflow's MAX_ENTITY_KEY_LENGTH
@@ -116,33 +117,48 @@ def _chunks(items: Mapping[str, Any], size: int = MAX_KEYS_PER_EVENT) -> Iterabl
         yield dict(pairs[i : i + size])
 
 
-def _own_provider(endpoint: str | None, headers: Mapping[str, str] | None, timeout_s: float) -> Any:
-    """A LoggerProvider for this run alone: OTLP/gRPC, honouring OTEL_* variables."""
-    from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
+def _own_provider(
+    endpoint: str | None,
+    headers: Mapping[str, str] | None,
+    timeout_s: float | None,
+    service_name: str | None,
+) -> Any:
+    """A LoggerProvider for this run alone, exporting as the OTEL_* variables say (protocol,
+    endpoint, headers, timeout, compression: sdk/export.py)."""
     from opentelemetry.sdk._logs import LoggerProvider, LogRecordLimits
     from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
     from opentelemetry.sdk.resources import Resource
 
-    args: dict[str, Any] = {"timeout": timeout_s}  # one export, its retries included
-    if endpoint is not None:
-        args["endpoint"] = endpoint
-        args["insecure"] = not endpoint.startswith("https://")
-    if headers:
-        args["headers"] = dict(headers)
+    insecure = None if endpoint is None else not endpoint.startswith("https://")
+    logs = exporter(resolve("logs", endpoint), headers, timeout_s, insecure=insecure)
     provider = LoggerProvider(
-        resource=Resource.create({}),
+        resource=Resource.create(_service_attributes(service_name)),
         shutdown_on_exit=False,  # the run flushes it at its end (or at exit), in that order
         log_record_limits=LogRecordLimits(max_attributes=1024),
     )
     provider.add_log_record_processor(
         BatchLogRecordProcessor(
-            OTLPLogExporter(**args),
+            logs,  # type: ignore[arg-type]
             schedule_delay_millis=500,
             max_export_batch_size=EXPORT_BATCH,
             max_queue_size=QUEUE_SIZE,
         )
     )
     return provider
+
+
+def _service_attributes(service_name: str | None) -> dict[str, str]:
+    """`service.name` for the run's records: the argument, else what OTEL_SERVICE_NAME or
+    OTEL_RESOURCE_ATTRIBUTES say (Resource.create reads them), else the script's name — not
+    the SDK's `unknown_service:python`."""
+    if service_name:
+        return {"service.name": service_name}
+    if os.environ.get("OTEL_SERVICE_NAME") or "service.name=" in os.environ.get(
+        "OTEL_RESOURCE_ATTRIBUTES", ""
+    ):
+        return {}
+    script = Path(sys.argv[0]).stem if sys.argv and sys.argv[0] not in ("", "-c", "-") else ""
+    return {"service.name": script or "python"}
 
 
 _SEVERITY: Final = (
@@ -155,7 +171,13 @@ _SEVERITY: Final = (
 
 
 class RunLogHandler(logging.Handler):
-    """Ships Python log records as OTLP log records tied to the run (`ml.run.id`)."""
+    """Ships Python log records as OTLP log records tied to the run (`ml.run.id`).
+
+    Added to the root logger, it must not change what the console shows: a record no other
+    handler takes still reaches Python's last-resort stderr handler (as without us), and
+    `logging.basicConfig()` called while the run is open still configures the console
+    (it would see a root handler and do nothing; `_basic_config` steps us aside for it).
+    """
 
     # The exporter's own complaints must not be shipped through the exporter.
     _SKIP: Final = ("opentelemetry", "driftline.sdk", "grpc", "urllib3")
@@ -164,7 +186,20 @@ class RunLogHandler(logging.Handler):
         super().__init__(level)
         self._run = run
 
+    def _console_fallback(self, record: logging.LogRecord) -> None:
+        logger: logging.Logger | None = logging.getLogger(record.name)
+        while logger is not None:
+            if any(h is not self and not isinstance(h, RunLogHandler) for h in logger.handlers):
+                return  # another handler shows it
+            if not logger.propagate:
+                break
+            logger = logger.parent
+        last = logging.lastResort
+        if last is not None and record.levelno >= last.level:
+            last.handle(record)
+
     def emit(self, record: logging.LogRecord) -> None:
+        self._console_fallback(record)
         if record.name.startswith(self._SKIP):
             return
         try:
@@ -191,7 +226,7 @@ class RunLogHandler(logging.Handler):
                 attributes=attrs,
             )
         except Exception as exc:
-            _swallowed("run log handler", exc)
+            swallowed("run log handler", exc)
 
 
 class Run:
@@ -238,7 +273,7 @@ class Run:
                 },
             )
         except Exception as exc:
-            _swallowed(f"run event {event}", exc)
+            swallowed(f"run event {event}", exc)
 
     def _require_active(self) -> None:
         if self.status != semconv.RUN_RUNNING:
@@ -386,7 +421,7 @@ class Run:
             attrs.update(code_version())
             attrs.update(environment())
         except Exception as exc:
-            _swallowed("run environment", exc)
+            swallowed("run environment", exc)
         self._emit(semconv.ML_RUN_START, attrs)
         self._params.update(checked_params)
         for chunk in _chunks(checked_params):
@@ -405,6 +440,7 @@ class Run:
         if capture_logs:
             self._log_handler = RunLogHandler(self)
             logging.getLogger().addHandler(self._log_handler)
+            _patch_basic_config()
         if handle_sigterm:
             self._install_sigterm()
         _active.add(self)
@@ -425,7 +461,7 @@ class Run:
             try:
                 sample = sampler.sample()
             except Exception as exc:
-                _swallowed("system metrics", exc)
+                swallowed("system metrics", exc)
                 continue
             if sample:
                 attrs: dict[str, Any] = {semconv.ML_RUN_STEP: step}
@@ -441,7 +477,7 @@ class Run:
             signal.signal(signal.SIGTERM, self._on_sigterm)
             self._sigterm_installed = True
         except (ValueError, OSError) as exc:
-            _swallowed("SIGTERM handler", exc)
+            swallowed("SIGTERM handler", exc)
 
     def _restore_sigterm(self) -> None:
         if not self._sigterm_installed:
@@ -451,7 +487,7 @@ class Run:
             if signal.getsignal(signal.SIGTERM) == self._on_sigterm:
                 signal.signal(signal.SIGTERM, self._previous_sigterm or signal.SIG_DFL)
         except (ValueError, OSError, TypeError) as exc:
-            _swallowed("SIGTERM handler", exc)
+            swallowed("SIGTERM handler", exc)
 
     def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
         previous = self._previous_sigterm
@@ -483,12 +519,10 @@ class Run:
         if error is not None:
             attrs[semconv.ML_RUN_ERROR_TYPE], attrs[semconv.ML_RUN_ERROR_MESSAGE] = error
         self._emit(semconv.ML_RUN_END, attrs)
-        self.flush()
-        if self._owns_provider:
-            try:
-                self._provider.shutdown()
-            except Exception as exc:
-                _swallowed("run provider shutdown", exc)
+        if self._owns_provider:  # flush and stop, waiting at most the shutdown bound
+            shutdown_bounded([self._provider.shutdown], SHUTDOWN_TIMEOUT_S)
+        else:
+            self.flush()
 
     def flush(self, timeout_ms: int = FLUSH_TIMEOUT_MS) -> None:
         """Export everything logged so far (blocks up to `timeout_ms`)."""
@@ -497,7 +531,7 @@ class Run:
             if callable(flush):
                 flush(timeout_ms)
         except Exception as exc:
-            _swallowed("run flush", exc)
+            swallowed("run flush", exc)
 
     def __enter__(self) -> Run:
         return self
@@ -514,6 +548,29 @@ class Run:
             self.end(semconv.RUN_KILLED, error=("KeyboardInterrupt", ""))
         else:
             self.end(semconv.RUN_FAILED, error=(type(exc).__qualname__, str(exc)[:2000]))
+
+
+# ---- logging.basicConfig while a run captures logs ------------------------------------------
+
+_original_basic_config = logging.basicConfig
+
+
+def _basic_config(**kwargs: Any) -> None:
+    """logging.basicConfig that configures the console although run handlers sit on root."""
+    root = logging.getLogger()
+    ours = [h for h in root.handlers if isinstance(h, RunLogHandler)]
+    for handler in ours:
+        root.removeHandler(handler)
+    try:
+        _original_basic_config(**kwargs)
+    finally:
+        for handler in ours:
+            root.addHandler(handler)
+
+
+def _patch_basic_config() -> None:
+    if logging.basicConfig is _original_basic_config:
+        logging.basicConfig = _basic_config
 
 
 # ---- open runs at exit ---------------------------------------------------------------------------
@@ -560,7 +617,8 @@ def start_run(
     logger_provider: _logs.LoggerProvider | None = None,
     endpoint: str | None = None,
     headers: Mapping[str, str] | None = None,
-    export_timeout_s: float = 10.0,
+    export_timeout_s: float | None = None,
+    service_name: str | None = None,
 ) -> Run:
     """Start a run and send its start event; use the result as a context manager.
 
@@ -569,17 +627,23 @@ def start_run(
     and GPUs as `system/*` metrics. `capture_logs` ships Python logging records to the run
     while it is open; `handle_sigterm` marks the run KILLED on SIGTERM. Without
     `logger_provider` the run exports with its own (OTLP gRPC to `endpoint`, else
-    $OTEL_EXPORTER_OTLP_(LOGS_)ENDPOINT); with the collector down, the run's end waits at
-    most about `export_timeout_s` for the export, then goes on."""
+    $OTEL_EXPORTER_OTLP_(LOGS_)ENDPOINT, with OTEL_EXPORTER_OTLP_(LOGS_)PROTOCOL, headers,
+    timeout — `export_timeout_s` overrides it — and compression); its records carry
+    `service.name` = `service_name`, else OTEL_SERVICE_NAME, else the script's name. The run's
+    end waits at most a few seconds for the export (then goes on; with the collector down, one
+    warning). Python logging keeps working as configured: `capture_logs` adds a handler to
+    the root logger without taking the place of the console (see RunLogHandler)."""
     if not isinstance(experiment, str) or not experiment:
         raise ValueError("experiment must be a non-empty string")
     if not (heartbeat_interval_s > 0 and math.isfinite(heartbeat_interval_s)):
         raise ValueError("heartbeat_interval_s must be > 0")
     owns = logger_provider is None
     try:
-        provider: Any = logger_provider or _own_provider(endpoint, headers, export_timeout_s)
+        provider: Any = logger_provider or _own_provider(
+            endpoint, headers, export_timeout_s, service_name
+        )
     except Exception as exc:  # no exporter available: the run still works, sending nothing
-        _swallowed("run provider", exc)
+        swallowed("run provider", exc)
         provider, owns = _logs.NoOpLoggerProvider(), False
     run = Run(
         experiment=experiment,

@@ -70,7 +70,7 @@ def sdk_errors() -> int:
     return _errors
 
 
-def _swallowed(where: str, exc: BaseException) -> None:
+def swallowed(where: str, exc: BaseException) -> None:
     global _errors
     with _errors_lock:
         _errors += 1
@@ -142,7 +142,7 @@ class _Recorder:
                         span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
                     span.end(end_time=end_ns)
                 except Exception as err:
-                    _swallowed("deferred span", err)
+                    swallowed("deferred span", err)
 
 
 _Pending = tuple[str, Context, int, int, dict[str, Any], BaseException | None]
@@ -231,7 +231,7 @@ class Inference:
             self._feature_attributes(values, names, attrs)
             self._span.set_attributes(attrs)
         except Exception as exc:
-            _swallowed("features", exc)
+            swallowed("features", exc)
 
     def _feature_attributes(
         self,
@@ -262,14 +262,14 @@ class Inference:
                 attrs[semconv.ML_PREDICTION_SCORE] = float(score)
             self._span.set_attributes(attrs)
         except Exception as exc:
-            _swallowed("prediction", exc)
+            swallowed("prediction", exc)
 
     def set_attribute(self, key: str, value: Any) -> None:
         if self._span is not None:
             try:
                 self._span.set_attribute(key, _bounded(value, self._max_len))
             except Exception as exc:
-                _swallowed("set_attribute", exc)
+                swallowed("set_attribute", exc)
 
     # ---- span lifecycle ------------------------------------------------------------------------
 
@@ -285,7 +285,7 @@ class Inference:
                 try:  # one attribute write with the span's start, not a second one
                     self._feature_attributes(features, None, attrs)
                 except Exception as exc:
-                    _swallowed("features", exc)
+                    swallowed("features", exc)
             name = f"predict {self._model}"
             if self._recorder is not None:
                 self._span = _PendingSpan(self._recorder, name, attrs)
@@ -294,7 +294,7 @@ class Inference:
                 # Current while the model runs, so spans started inside become its children.
                 self._otel_token = context_api.attach(trace.set_span_in_context(span))
         except Exception as exc:
-            _swallowed("start", exc)
+            swallowed("start", exc)
         self._token = _current.set(self)
 
     def _end(self, exc: BaseException | None) -> None:
@@ -319,7 +319,7 @@ class Inference:
                 span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
             span.end()
         except Exception as err:
-            _swallowed("end", err)
+            swallowed("end", err)
 
 
 class track_inference:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 from urllib.parse import unquote, urlparse
 
 import clickhouse_connect
@@ -52,11 +52,31 @@ class Target:
         )
 
 
+# The embedded engine's own bounds (server settings, applied when the first connection starts
+# the engine). chDB otherwise sizes itself from the host: 0.9 x host RAM in total (cgroup v1
+# limits ignored) and 5 GiB mark / index caches. A full 50k-span trace batch needs ~850 MiB
+# of engine memory while it is inserted (measured), so the total cap leaves room for one
+# batch plus queries; the caches are what grows without bound otherwise.
+ENGINE_LIMITS: Final[dict[str, int]] = {
+    "max_server_memory_usage": 1536 << 20,
+    "mark_cache_size": 64 << 20,
+    "index_mark_cache_size": 32 << 20,
+    "primary_index_cache_size": 32 << 20,
+    "uncompressed_cache_size": 0,
+    "index_uncompressed_cache_size": 0,
+    "query_condition_cache_size": 16 << 20,
+    "page_cache_size": 0,
+}
+
+
 def connect(target: Target, **settings: Any) -> Client:
     if target.embedded:
         os.makedirs(target.embedded_path, exist_ok=True)
         return clickhouse_connect.get_client(
-            interface="chdb", path=target.embedded_path, settings=settings or None
+            interface="chdb",
+            path=target.embedded_path,
+            settings=settings or None,
+            chdb_options=ENGINE_LIMITS,
         )
     return clickhouse_connect.get_client(
         host=target.host,

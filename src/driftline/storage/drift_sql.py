@@ -1,10 +1,11 @@
-"""The SQL behind drift (`driftline.analysis.drift` finishes the small results with numpy).
+"""The SQL behind drift (drift_rows.py runs it; `driftline.analysis.drift` scores the results).
 
-Every user value is a bound parameter (`{name:Type}`); the fragments assembled here are fixed
-text chosen by code, plus the database name, which is checked to be an identifier.
+Every value is a bound parameter (`{name:Type}`), the database too (`{db:Identifier}`,
+bind.py); the fragments assembled here are fixed text chosen by code.
 
 Rows are tagged with a *side*: -1 for the reference, 0…k-1 for the current window(s) (k > 1
-when the current range is split into `window_s` windows). `arrayJoin` makes a row that lies in
+when the current range is split into `window_s` windows, or when the current side is the
+reference cut into equal-count chunks, `Scope.chunks`). `arrayJoin` makes a row that lies in
 both ranges count on both sides, and every statement answers all features and all windows at
 once, grouped — never a query per feature or per window.
 
@@ -26,108 +27,126 @@ two SELECTs joined by UNION ALL, and the current window is still read once.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
-Statement = tuple[str, dict[str, Any]]
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+from driftline.analysis.drift.types import Window
+from driftline.storage.bind import Statement, bound, table
 
 
-def _db(database: str) -> str:
-    if not _IDENT.match(database):
-        raise ValueError(f"not a database identifier: {database!r}")
-    return database
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """The rows of one drift question: a model's features in the reference and current windows.
+
+    A window with `snapshot` reads that saved reference (ml_reference_features) instead of
+    ml_features; its version was fixed when it was saved. `window_s > 0` splits the current
+    range into windows of that many seconds; `chunks > 0` instead makes the current side the
+    reference itself, cut per feature into `chunks` chunks of ⌊n / chunks⌋ values in time order,
+    the remainder joining the last (NannyML's CountBasedChunker with incomplete='append')."""
+
+    database: str
+    model: str
+    reference: Window
+    current: Window
+    features: tuple[str, ...] = ()
+    window_s: int = 0
+    chunks: int = 0
+
+    def only(self, features: Sequence[str]) -> Scope:
+        return replace(self, features=tuple(features))
+
+    @property
+    def windowed(self) -> bool:
+        return self.window_s > 0 or self.chunks > 0
 
 
-# One side of the comparison: (start_ns, end_ns, version, snapshot). A snapshot id (a saved
-# reference, schema_references.py) reads that copy instead of ml_features; its version was
-# fixed when it was saved.
-Side = tuple[int, int, str, str]
-
-
-def rows_apart(ref: Side, cur: Side) -> bool:
+def rows_apart(ref: Window, cur: Window) -> bool:
     """No row can be on both sides: the ranges are disjoint or the sides read other tables."""
-    return bool(ref[3] or cur[3]) or max(ref[0], cur[0]) >= min(ref[1], cur[1])
+    if ref.snapshot or cur.snapshot:
+        return True
+    return max(ref.start_ns, cur.start_ns) >= min(ref.end_ns, cur.end_ns)
 
 
-def _base(*args: Any, **kwargs: Any) -> Statement:
+def _base(scope: Scope, features_param: str = "features") -> Statement:
     """SELECT Feature, Kind, Value, Category, side FROM … with every filter bound."""
-    parts, params = _parts(*args, **kwargs)
+    parts, params = _parts(scope, features_param)
     return " UNION ALL ".join(parts), params
 
 
-def _parts(
-    database: str,
-    model: str,
-    ref: Side,
-    cur: Side,
-    window_s: int,
-    features: Sequence[str],
-    features_param: str = "features",
-) -> tuple[list[str], dict[str, Any]]:
-    """The SELECTs whose UNION ALL is `_base`: one per side when rows are apart, else one."""
-    db = _db(database)
-    params: dict[str, Any] = {
-        "model": model,
-        "ref_start": ref[0],
-        "ref_end": ref[1],
-        "cur_start": cur[0],
-        "cur_end": cur[1],
-    }
-    conds = []
-    for name, (_, _, version, snapshot) in (("ref", ref), ("cur", cur)):
-        cond = (
-            f"Timestamp >= fromUnixTimestamp64Nano({{{name}_start:Int64}}) "
-            f"AND Timestamp < fromUnixTimestamp64Nano({{{name}_end:Int64}})"
-        )
-        if snapshot:
-            params[f"{name}_snapshot"] = snapshot
-            cond += f" AND Snapshot = {{{name}_snapshot:String}}"
-        elif version:
-            params[f"{name}_version"] = version
-            cond += f" AND ModelVersion = {{{name}_version:String}}"
-        conds.append(f"({cond})")
-    ref_cond, cur_cond = conds
-    if window_s > 0:
-        params["window_ns"] = window_s * 1_000_000_000
+def _window_cond(name: str, w: Window, params: dict[str, Any]) -> str:
+    params[f"{name}_start"], params[f"{name}_end"] = w.start_ns, w.end_ns
+    cond = (
+        f"Timestamp >= fromUnixTimestamp64Nano({{{name}_start:Int64}}) "
+        f"AND Timestamp < fromUnixTimestamp64Nano({{{name}_end:Int64}})"
+    )
+    if w.snapshot:
+        params[f"{name}_snapshot"] = w.snapshot
+        cond += f" AND Snapshot = {{{name}_snapshot:String}}"
+    elif w.version:
+        params[f"{name}_version"] = w.version
+        cond += f" AND ModelVersion = {{{name}_version:String}}"
+    return f"({cond})"
+
+
+def _source(w: Window) -> str:
+    return table("ml_reference_features" if w.snapshot else "ml_features")
+
+
+# the chunk of a reference value: its 0-based position among the feature's values in time
+# order, divided by the chunk size ⌊n / chunks⌋ (at least 1; fewer values than chunks is
+# refused before scoring); the remainder joins the last chunk
+_CHUNK_SIDE = """toInt64(least(intDiv(
+        row_number() OVER (PARTITION BY Feature ORDER BY Timestamp, Value, Category) - 1,
+        greatest(intDiv(count() OVER (PARTITION BY Feature), {chunks:UInt64}), 1)),
+    {chunks:UInt64} - 1))"""
+
+
+def _parts(scope: Scope, features_param: str = "features") -> tuple[list[str], dict[str, Any]]:
+    """The SELECTs whose UNION ALL is `_base`: one per side when rows are apart (or the current
+    side is the chunked reference), else one."""
+    ref, cur = scope.reference, scope.current
+    params = bound(scope.database, model=scope.model)
+    ref_cond = _window_cond("ref", ref, params)
+    cur_cond = _window_cond("cur", cur, params)
+    if scope.window_s > 0:
+        params["window_ns"] = scope.window_s * 1_000_000_000
         cur_side = "intDiv(toUnixTimestamp64Nano(Timestamp) - {cur_start:Int64}, {window_ns:Int64})"
     else:
         cur_side = "toInt64(0)"
     feature_cond = ""
-    if features:
-        params[features_param] = list(features)
+    if scope.features:
+        params[features_param] = list(scope.features)
         feature_cond = f"AND Feature IN {{{features_param}:Array(String)}} "
     common = (
         f"WHERE ModelName = {{model:String}} {feature_cond}"
         "AND (Kind = 'categorical' OR isFinite(Value))"
     )
+
+    def select(w: Window, cond: str, side: str) -> str:
+        return (
+            f"SELECT Feature, Kind, Value, Category, {side} AS side "
+            f"FROM {_source(w)} {common} AND {cond}"
+        )
+
+    if scope.chunks > 0:
+        params["chunks"] = scope.chunks
+        return [select(ref, ref_cond, "toInt64(-1)"), select(ref, ref_cond, _CHUNK_SIDE)], params
     if rows_apart(ref, cur):
         # each side is its own SELECT (over its own table for a saved reference): the primary
         # key (ModelName, Feature, Timestamp) then prunes each side to its own time range
-        parts = []
-        for (_, _, _, snapshot), cond, side_expr in (
-            (ref, ref_cond, "toInt64(-1)"),
-            (cur, cur_cond, f"toInt64({cur_side})"),
-        ):
-            table = "ml_reference_features" if snapshot else "ml_features"
-            parts.append(
-                f"SELECT Feature, Kind, Value, Category, {side_expr} AS side "
-                f"FROM {db}.{table} {common} AND {cond}"
-            )
-        return parts, params
-    if not rows_apart(ref, cur):
-        # overlapping ranges: a row can be on both sides, so it is emitted once per side
-        side = (
-            f"arrayJoin(arrayConcat(if({ref_cond}, [toInt64(-1)], []), "
-            f"if({cur_cond}, [toInt64({cur_side})], [])))"
-        )
-    else:
-        # disjoint (the usual case): one side per row, without arrayJoin's row copies
-        side = f"if({ref_cond}, toInt64(-1), toInt64({cur_side}))"
+        return [
+            select(ref, ref_cond, "toInt64(-1)"),
+            select(cur, cur_cond, f"toInt64({cur_side})"),
+        ], params
+    # overlapping ranges: a row can be on both sides, so it is emitted once per side
+    side = (
+        f"arrayJoin(arrayConcat(if({ref_cond}, [toInt64(-1)], []), "
+        f"if({cur_cond}, [toInt64({cur_side})], [])))"
+    )
     sql = (
         f"SELECT Feature, Kind, Value, Category, {side} AS side "
-        f"FROM {db}.ml_features {common} "
+        f"FROM {table('ml_features')} {common} "
         "AND Timestamp >= fromUnixTimestamp64Nano(least({ref_start:Int64}, {cur_start:Int64})) "
         "AND Timestamp < fromUnixTimestamp64Nano(greatest({ref_end:Int64}, {cur_end:Int64})) "
         f"AND ({ref_cond} OR {cur_cond})"
@@ -135,10 +154,10 @@ def _parts(
     return [sql], params
 
 
-def stats(*args: Any) -> Statement:
+def stats(scope: Scope) -> Statement:
     # aggregated inside each side's SELECT: there `side` is constant for one current window, so
     # the grouping is by the LowCardinality Feature alone
-    parts, params = _parts(*args)
+    parts, params = _parts(scope)
     grouped = [
         f"""SELECT Feature, side, toString(any(Kind)) AS kind, count() AS n,
     if(kind = 'categorical', uniqUpTo(21)(Category), uniqUpTo(21)(Value)) AS uniq,
@@ -150,8 +169,8 @@ FROM ({part}) GROUP BY Feature, side"""
     return f"SELECT * FROM ({body}) ORDER BY Feature, side", params
 
 
-def counts(*args: Any) -> Statement:
-    base, params = _base(*args)
+def counts(scope: Scope) -> Statement:
+    base, params = _base(scope)
     sql = f"""SELECT Feature, side, if(Kind = 'categorical', Category, toString(Value)) AS key,
     count() AS n
 FROM ({base}) GROUP BY Feature, side, key ORDER BY Feature, side, key"""
@@ -159,9 +178,8 @@ FROM ({base}) GROUP BY Feature, side, key ORDER BY Feature, side, key"""
 
 
 def hist(
-    *args: Any,
+    scope: Scope,
     n_windows: int,
-    feats: Sequence[str],
     keys: Sequence[int],
     los: Sequence[float],
     steps: Sequence[float],
@@ -174,12 +192,12 @@ def hist(
     here puts it in the bin np.histogram would. Lookups go through `transform` (a hash lookup;
     on the LowCardinality Feature column it runs once per dictionary entry), never through a
     per-row copy of an edge array."""
-    base, params = _base(*args)
+    base, params = _base(scope)
     params.update(
         {
             "h_k": n_windows,
-            "h_feats": list(feats),
-            "h_idx": list(range(len(feats))),
+            "h_feats": list(scope.features),
+            "h_idx": list(range(len(scope.features))),
             "h_keys": list(keys),
             "h_los": list(los),
             "h_steps": list(steps),
@@ -233,26 +251,19 @@ _W1_FIGURES = """length(rv) AS nr, length(cv) AS nc,
              arrayPopBack(cum), arrayPopBack(xs), arrayPopFront(xs)) AS d_scaled"""
 
 
-def w1ks_select(
-    database: str,
-    model: str,
-    ref: Side,
-    cur: Side,
-    window_s: int,
-    features: Sequence[str],
-    parallel: int = 4,
-) -> Statement:
+def w1ks_select(scope: Scope, parallel: int = 4) -> Statement:
     """Per (feature, window): nr, nc, W1·nr·nc and KS D·nr·nc (only the figures come back).
 
     One window over disjoint ranges (the usual case): one GROUP BY Feature with the two sides
     as `groupArrayIf`, and the features split into `parallel` UNION ALL branches — each
     feature's sort runs on one thread, and branches are the unit ClickHouse parallelises.
     Otherwise the reference arrays are joined to every current window's arrays."""
-    if window_s <= 0 and rows_apart(ref, cur):
+    features = scope.features
+    if not scope.windowed and rows_apart(scope.reference, scope.current):
         parts, params = [], {}
         chunks = [list(features[i::parallel]) for i in range(parallel) if features[i::parallel]]
         for i, chunk in enumerate(chunks):
-            base, p = _base(database, model, ref, cur, window_s, chunk, f"features_{i}")
+            base, p = _base(scope.only(chunk), f"features_{i}")
             params.update(p)
             parts.append(
                 f"""SELECT Feature, toInt64(0) AS w, {_W1_FIGURES}
@@ -261,7 +272,7 @@ FROM (SELECT Feature, groupArrayIf(Value, side = -1) AS rv, groupArrayIf(Value, 
             )
         body = "\nUNION ALL\n".join(parts)
         return f"SELECT Feature, w, nr, nc, w1_scaled, d_scaled FROM ({body})", params
-    base, params = _base(database, model, ref, cur, window_s, features)
+    base, params = _base(scope)
     sql = f"""WITH src AS ({base})
 SELECT Feature, w, nr, nc, w1_scaled, d_scaled FROM (
 SELECT Feature, w, {_W1_FIGURES}
@@ -306,18 +317,13 @@ def _bins_of(values: str) -> str:
 
 
 def w1_quantile(
-    database: str,
-    model: str,
-    ref: Side,
-    cur: Side,
-    features: Sequence[str],
-    bins: Sequence[tuple[float, float, float, int]],
-    parallel: int = 4,
+    scope: Scope, bins: Sequence[tuple[float, float, float, int]], parallel: int = 4
 ) -> Statement:
     """Per feature of one current window: nr, nc, W1·nr·nc (exact, see _W1_QUANTILE) and,
     where `bins[i]` = (lo, step, hi, nb) has nb > 0, the Sturges bin counts of each side as
     (bin ids, first positions) of the sorted values — the bins of a sorted array are runs, so
     only where a run starts comes back. One scan replaces both the W1 sort and the plot pass."""
+    features = scope.features
     parts, params = [], {}
     idx = list(range(len(features)))
     chunks = [idx[i::parallel] for i in range(parallel) if idx[i::parallel]]
@@ -331,7 +337,7 @@ def w1_quantile(
         return f"transform(Feature, {{q_feats:Array(String)}}, {{{arr}:Array({typ})}}, {default})"
 
     for i, chunk in enumerate(chunks):
-        base, p = _base(database, model, ref, cur, 0, [features[j] for j in chunk], f"qf_{i}")
+        base, p = _base(scope.only([features[j] for j in chunk]), f"qf_{i}")
         params.update(p)
         parts.append(
             f"""SELECT Feature, nr, nc,
@@ -354,10 +360,36 @@ FROM (SELECT Feature, rs, cs, {_W1_QUANTILE}
     return sql, params
 
 
-def values(*args: Any) -> Statement:
+def values(scope: Scope) -> Statement:
     """Raw values as one float64 matrix (feature position in the list, side, value): all
     columns numeric so the client can decode it straight into numpy (`query_np`)."""
-    base, params = _base(*args)
+    base, params = _base(scope)
     sql = f"""SELECT toFloat64(indexOf({{features:Array(String)}}, Feature)), toFloat64(side), Value
 FROM ({base})"""
+    return sql, params
+
+
+def recent_split(
+    database: str, model: str, before_start_ns: int, current: Window, reference_version: str
+) -> Statement:
+    """For the default reference: the model's inferences in [before_start, current start) (of
+    the reference version, if set), and the count and median timestamp (ns, the upper middle
+    value) of its inferences in the current window."""
+    params = bound(
+        database, model=model, before=before_start_ns, cur_start=current.start_ns,
+        cur_end=current.end_ns, ref_version=reference_version, cur_version=current.version,
+    )  # fmt: skip
+    is_current = (
+        "Timestamp >= fromUnixTimestamp64Nano({cur_start:Int64}) "
+        "AND ({cur_version:String} = '' OR ModelVersion = {cur_version:String})"
+    )
+    sql = f"""SELECT
+    countIf(Timestamp < fromUnixTimestamp64Nano({{cur_start:Int64}})
+            AND ({{ref_version:String}} = '' OR ModelVersion = {{ref_version:String}})) AS before,
+    countIf({is_current}) AS current,
+    quantileExactHighIf(0.5)(toUnixTimestamp64Nano(Timestamp), {is_current}) AS median
+FROM {table("ml_inferences")}
+WHERE ModelName = {{model:String}}
+  AND Timestamp >= fromUnixTimestamp64Nano({{before:Int64}})
+  AND Timestamp < fromUnixTimestamp64Nano({{cur_end:Int64}})"""
     return sql, params

@@ -1,7 +1,8 @@
 """The SQL behind the query API's browsing RPCs: ListModels, GetTrace, SearchLogs.
 
 Each builder returns (statement, parameters). Values are bound as ClickHouse placeholders
-(`{name:Type}`), never formatted into the text; optional filters add fixed clause text only.
+(`{name:Type}`), the database too (`{db:Identifier}`, bind.py), never formatted into the text;
+optional filters add fixed clause text only.
 Statements run through the read-only SQL path (row and time limits, `readonly=1`).
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-Statement = tuple[str, dict[str, Any]]
+from driftline.storage.bind import Statement, bound, table
 
 
 def _range_filter(column: str, start_ns: int, end_ns: int, params: dict[str, Any]) -> list[str]:
@@ -27,8 +28,8 @@ def _where(clauses: list[str]) -> str:
     return ("WHERE " + " AND ".join(clauses)) if clauses else ""
 
 
-def list_models(start_ns: int, end_ns: int) -> Statement:
-    params: dict[str, Any] = {}
+def list_models(database: str, start_ns: int, end_ns: int) -> Statement:
+    params = bound(database)
     where = _where(_range_filter("Timestamp", start_ns, end_ns, params))
     return (
         f"""SELECT ModelName AS model, ModelVersion AS version, count() AS inferences,
@@ -36,7 +37,7 @@ def list_models(start_ns: int, end_ns: int) -> Statement:
     round(countIf(StatusCode = 'Error') / count(), 6) AS error_rate,
     round(quantileExactInclusive(0.5)(Duration) / 1e6, 3) AS p50_ms,
     round(quantileExactInclusive(0.99)(Duration) / 1e6, 3) AS p99_ms
-FROM ml_inferences
+FROM {table("ml_inferences")}
 {where}
 GROUP BY ModelName, ModelVersion
 ORDER BY ModelName, ModelVersion""",
@@ -44,25 +45,26 @@ ORDER BY ModelName, ModelVersion""",
     )
 
 
-def get_trace(trace_id: str) -> Statement:
+def get_trace(database: str, trace_id: str) -> Statement:
     """All spans of a trace, bounded by its time range from the lookup table (the exporter's
     own pattern: otel_traces is ordered by service and time, not trace id)."""
     return (
-        """WITH (SELECT (min(Start), max(End)) FROM otel_traces_trace_id_ts
-          WHERE TraceId = {trace_id:String}) AS bounds
+        f"""WITH (SELECT (min(Start), max(End)) FROM {table("otel_traces_trace_id_ts")}
+          WHERE TraceId = {{trace_id:String}}) AS bounds
 SELECT Timestamp AS start, SpanId AS span_id, ParentSpanId AS parent_span_id,
     ServiceName AS service, SpanName AS name, SpanKind AS kind,
     round(Duration / 1e6, 3) AS duration_ms, StatusCode AS status, StatusMessage AS message,
     SpanAttributes AS attributes
-FROM otel_traces
-WHERE TraceId = {trace_id:String}
+FROM {table("otel_traces")}
+WHERE TraceId = {{trace_id:String}}
   AND Timestamp >= bounds.1 AND Timestamp <= bounds.2 + 1
 ORDER BY Timestamp, SpanId""",
-        {"trace_id": trace_id.lower()},
+        bound(database, trace_id=trace_id.lower()),
     )
 
 
 def search_logs(
+    database: str,
     start_ns: int,
     end_ns: int,
     min_severity: int,
@@ -71,7 +73,7 @@ def search_logs(
     text: str,
     limit: int,
 ) -> Statement:
-    params: dict[str, Any] = {"limit": limit}
+    params = bound(database, limit=limit)
     clauses = _range_filter("Timestamp", start_ns, end_ns, params)
     if min_severity > 0:
         params["min_severity"] = min_severity
@@ -88,7 +90,7 @@ def search_logs(
     return (
         f"""SELECT Timestamp AS time, SeverityText AS severity, ServiceName AS service,
     Body AS body, TraceId AS trace_id, SpanId AS span_id, LogAttributes AS attributes
-FROM otel_logs
+FROM {table("otel_logs")}
 {_where(clauses)}
 ORDER BY Timestamp DESC
 LIMIT {{limit:UInt64}}""",

@@ -22,30 +22,31 @@ from typing import Final
 
 from driftline import semconv
 from driftline.signals import Signal
-from driftline.storage.ingest_ml_sql import _LOG_JOINS, _SCALAR_KVS_T, _number, _q, _text, _value
-from driftline.storage.ingest_sql import IngestStatement
+from driftline.storage.ingest_base import (
+    LOG_JOINS,
+    IngestStatement,
+    as_number,
+    as_text,
+    attr,
+    literal,
+)
+from driftline.storage.ingest_mlflow_sql import mlflow_statements
+from driftline.storage.ingest_runs_base import (
+    RECORD_TIME,
+    REQUIRES,
+    RUN_LOGS_STRUCTURE,
+    event,
+    prefixed_map,
+    run_id,
+)
 
-# The log fields the run statements decode: scalar attributes, times, event name, and the
-# resource attributes for ServiceName.
-RUN_LOGS_STRUCTURE: Final = (
-    f"resource_logs Array(Tuple(resource Tuple(attributes {_SCALAR_KVS_T}), "
-    "scope_logs Array(Tuple(log_records Array(Tuple("
-    "time_unix_nano UInt64, observed_time_unix_nano UInt64, "
-    f"attributes {_SCALAR_KVS_T}, event_name String))))))"
-)
-# A record without this key yields no run row, and protobuf carries keys as plain bytes: the
-# inserter hands these statements only the payloads that contain it (most logs batches: none).
-REQUIRES: Final = semconv.ML_RUN_ID.encode()
-_RECORD_TIME: Final = (
-    "fromUnixTimestamp64Nano(toInt64(if(r.time_unix_nano != 0, r.time_unix_nano, "
-    "r.observed_time_unix_nano)))"
-)
 _LIFECYCLE: Final = (
     semconv.ML_RUN_START,
     semconv.ML_RUN_PARAMS,
     semconv.ML_RUN_TAGS,
     semconv.ML_RUN_ARTIFACT,
     semconv.ML_RUN_END,
+    *semconv.ML_RUN_MLFLOW_EVENTS,  # written by driftline.mlflow: update, delete, restore, …
 )
 # Attributes with a column of their own, or a map of their own: not repeated in `Attributes`.
 _OWN_COLUMN: Final = (
@@ -62,63 +63,47 @@ _OWN_PREFIXES: Final = (
 )
 
 
-def _event() -> str:
-    return (
-        f"if(r.event_name != '', r.event_name, {_text(_value('r.attributes', semconv.EVENT_NAME))})"
-    )
-
-
-def _run_id() -> str:
-    return _text(_value("r.attributes", semconv.ML_RUN_ID))
-
-
-def _prefixed_map(prefix: str) -> str:
-    """Map(String, String) of the attributes under `prefix` (keys without it), values as text."""
-    picked = f"arrayFilter(kv -> startsWith(kv.key, {_q(prefix)}), r.attributes)"
-    return (
-        f"mapFromArrays(arrayMap(kv -> substring(kv.key, {len(prefix) + 1}), {picked}), "
-        f"arrayMap(kv -> {_text('kv.value')}, {picked}))"
-    )
-
-
 def _other_attributes() -> str:
-    own = ", ".join(_q(k) for k in _OWN_COLUMN)
-    prefixes = " OR ".join(f"startsWith(kv.key, {_q(p)})" for p in _OWN_PREFIXES)
+    own = ", ".join(literal(k) for k in _OWN_COLUMN)
+    prefixes = " OR ".join(f"startsWith(kv.key, {literal(p)})" for p in _OWN_PREFIXES)
     picked = (
-        f"arrayFilter(kv -> startsWith(kv.key, {_q(semconv.ML_RUN_PREFIX)}) "
+        f"arrayFilter(kv -> startsWith(kv.key, {literal(semconv.ML_RUN_PREFIX)}) "
         f"AND kv.key NOT IN ({own}) AND NOT ({prefixes}), r.attributes)"
     )
     cut = len(semconv.ML_RUN_PREFIX) + 1
     return (
         f"mapFromArrays(arrayMap(kv -> substring(kv.key, {cut}), {picked}), "
-        f"arrayMap(kv -> {_text('kv.value')}, {picked}))"
+        f"arrayMap(kv -> {as_text('kv.value')}, {picked}))"
     )
 
 
 def _attr_text(key: str) -> str:
-    return _text(_value("r.attributes", key))
+    return as_text(attr("r.attributes", key))
 
 
 def runs_statement(table: str = "ml_runs") -> IngestStatement:
-    events = ", ".join(_q(e) for e in _LIFECYCLE)
+    events = ", ".join(literal(e) for e in _LIFECYCLE)
     cut = len(semconv.ML_RUN_PREFIX) + 1
     exprs = [
         ("RunId", "_run"),
-        ("Timestamp", _RECORD_TIME),
+        ("Timestamp", RECORD_TIME),
         ("Event", f"substring(_ev, {cut})"),
         ("Experiment", _attr_text(semconv.ML_RUN_EXPERIMENT)),
         ("RunName", _attr_text(semconv.ML_RUN_NAME)),
         ("UserId", _attr_text(semconv.ML_RUN_USER)),
         ("Status", _attr_text(semconv.ML_RUN_STATUS)),
-        ("Params", _prefixed_map(semconv.ML_RUN_PARAM_PREFIX)),
-        ("Tags", _prefixed_map(semconv.ML_RUN_TAG_PREFIX)),
+        ("Params", prefixed_map(semconv.ML_RUN_PARAM_PREFIX)),
+        ("Tags", prefixed_map(semconv.ML_RUN_TAG_PREFIX)),
         ("Attributes", _other_attributes()),
-        ("ServiceName", _text(_value("rl.resource.attributes", semconv.SERVICE_NAME))),
+        (
+            "ServiceName",
+            as_text(attr("rl.resource.attributes", semconv.SERVICE_NAME)),
+        ),
     ]
     body = ",\n  ".join(f"{e} AS `{c}`" for c, e in exprs)
     select = (
-        f"WITH {_event()} AS _ev, {_run_id()} AS _run\nSELECT {body}\nFROM {{source}}\n"
-        f"{_LOG_JOINS}\nWHERE _run != '' AND _ev IN ({events})"
+        f"WITH {event()} AS _ev, {run_id()} AS _run\nSELECT {body}\nFROM {{source}}\n"
+        f"{LOG_JOINS}\nWHERE _run != '' AND _ev IN ({events})"
     )
     return IngestStatement(
         Signal.LOGS, table, tuple(c for c, _ in exprs), select, RUN_LOGS_STRUCTURE, REQUIRES
@@ -128,7 +113,7 @@ def runs_statement(table: str = "ml_runs") -> IngestStatement:
 def _metric_points() -> str:
     """(RunId, Key, Step, Timestamp, Value) of every ml.run.metric.* attribute of the batch."""
     prefix = semconv.ML_RUN_METRIC_PREFIX
-    step = _value("r.attributes", semconv.ML_RUN_STEP)
+    step = attr("r.attributes", semconv.ML_RUN_STEP)
     step_expr = (
         f"multiIf({step}.int_value IS NOT NULL, {step}.int_value, "
         f"{step}.double_value IS NOT NULL, toInt64({step}.double_value), "
@@ -138,21 +123,21 @@ def _metric_points() -> str:
         "a.value.double_value IS NOT NULL OR a.value.int_value IS NOT NULL "
         "OR a.value.bool_value IS NOT NULL"
     )
-    joins = _LOG_JOINS.replace("\n", "\n  ")
+    joins = LOG_JOINS.replace("\n", "\n  ")
     # Two steps, as for ml_features: records shrink to their metric attributes first, and only
     # those are joined out to one row per point.
     # assumeNotNull: the Nullable members make the expressions Nullable, and the latest
     # state's type must be exactly argMax(Float64, Tuple(Int64, DateTime64(9), Float64)).
     return f"""SELECT _run AS RunId, substring(a.key, {len(prefix) + 1}) AS Key, _step AS Step,
-  _ts AS Timestamp, assumeNotNull({_number("a.value")}) AS Value
+  _ts AS Timestamp, assumeNotNull({as_number("a.value")}) AS Value
 FROM (
-  WITH {_event()} AS _ev, {_run_id()} AS _r
-  SELECT _r AS _run, assumeNotNull({step_expr}) AS _step, {_RECORD_TIME} AS _ts,
-    arrayFilter(kv -> startsWith(kv.key, {_q(prefix)}) AND length(kv.key) > {len(prefix)},
+  WITH {event()} AS _ev, {run_id()} AS _r
+  SELECT _r AS _run, assumeNotNull({step_expr}) AS _step, {RECORD_TIME} AS _ts,
+    arrayFilter(kv -> startsWith(kv.key, {literal(prefix)}) AND length(kv.key) > {len(prefix)},
                 r.attributes) AS _points
   FROM {{source}}
   {joins}
-  WHERE _r != '' AND _ev = {_q(semconv.ML_RUN_METRICS)} AND notEmpty(_points)
+  WHERE _r != '' AND _ev = {literal(semconv.ML_RUN_METRICS)} AND notEmpty(_points)
 )
 ARRAY JOIN _points AS a
 WHERE {numeric}"""
@@ -176,10 +161,10 @@ GROUP BY RunId, Key"""
 
 
 def liveness_statement(table: str = "ml_run_liveness") -> IngestStatement:
-    joins = _LOG_JOINS.replace("\n", "\n  ")
+    joins = LOG_JOINS.replace("\n", "\n  ")
     select = f"""SELECT _run AS RunId, max(_ts) AS LastSeen
 FROM (
-  SELECT {_run_id()} AS _run, {_RECORD_TIME} AS _ts
+  SELECT {run_id()} AS _run, {RECORD_TIME} AS _ts
   FROM {{source}}
   {joins}
   WHERE _run != ''
@@ -191,4 +176,7 @@ GROUP BY RunId"""
 
 
 def run_statements() -> list[IngestStatement]:
-    return [runs_statement(), metrics_statement(), latest_statement(), liveness_statement()]
+    return [
+        runs_statement(), metrics_statement(), latest_statement(), liveness_statement(),
+        *mlflow_statements(),
+    ]  # fmt: skip

@@ -21,11 +21,11 @@ is always on the wire, so `int_value = 0` is distinguishable from "not an int".
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
 from importlib import resources
 from typing import Final
 
 from driftline.signals import Signal
+from driftline.storage.ingest_base import SPAN_JOINS, SPAN_KINDS, STATUS_CODES, IngestStatement
 
 # ---- structures (the columns ClickHouse decodes from the Protobuf messages) ----------------
 
@@ -40,15 +40,15 @@ _ANY_T: Final = (
     f"kvlist_value Tuple(values Array(Tuple(key String, value {_LEAF_T}))))"
 )
 _KVS_T: Final = f"Array(Tuple(key String, value {_ANY_T}))"
-_RESOURCE_T: Final = f"Tuple(attributes {_KVS_T})"
-_SCOPE_T: Final = (
+RESOURCE_T: Final = f"Tuple(attributes {_KVS_T})"
+SCOPE_T: Final = (
     f"Tuple(name String, version String, attributes {_KVS_T}, dropped_attributes_count UInt32)"
 )
 _EXEMPLARS_T: Final = (
     f"Array(Tuple(filtered_attributes {_KVS_T}, time_unix_nano UInt64, "
     "as_double Nullable(Float64), as_int Nullable(Int64), span_id String, trace_id String))"
 )
-_SPAN_T: Final = (
+SPAN_T: Final = (
     "Tuple(trace_id String, span_id String, trace_state String, parent_span_id String, "
     "flags UInt32, name String, kind Int32, start_time_unix_nano UInt64, "
     f"end_time_unix_nano UInt64, attributes {_KVS_T}, "
@@ -95,17 +95,17 @@ _LOG_T: Final = (
 
 STRUCTURES: Final[dict[Signal, str]] = {
     Signal.TRACES: (
-        f"resource_spans Array(Tuple(resource {_RESOURCE_T}, schema_url String, "
-        f"scope_spans Array(Tuple(scope {_SCOPE_T}, schema_url String, spans Array({_SPAN_T})))))"
+        f"resource_spans Array(Tuple(resource {RESOURCE_T}, schema_url String, "
+        f"scope_spans Array(Tuple(scope {SCOPE_T}, schema_url String, spans Array({SPAN_T})))))"
     ),
     Signal.METRICS: (
-        f"resource_metrics Array(Tuple(resource {_RESOURCE_T}, schema_url String, "
-        f"scope_metrics Array(Tuple(scope {_SCOPE_T}, schema_url String, "
+        f"resource_metrics Array(Tuple(resource {RESOURCE_T}, schema_url String, "
+        f"scope_metrics Array(Tuple(scope {SCOPE_T}, schema_url String, "
         f"metrics Array({_METRIC_T})))))"
     ),
     Signal.LOGS: (
-        f"resource_logs Array(Tuple(resource {_RESOURCE_T}, schema_url String, "
-        f"scope_logs Array(Tuple(scope {_SCOPE_T}, schema_url String, log_records Array({_LOG_T})))))"
+        f"resource_logs Array(Tuple(resource {RESOURCE_T}, schema_url String, "
+        f"scope_logs Array(Tuple(scope {SCOPE_T}, schema_url String, log_records Array({_LOG_T})))))"
     ),
 }
 MESSAGE_NAMES: Final[dict[Signal, str]] = {
@@ -197,31 +197,6 @@ def _exemplar_columns(points: str, prefix: str = "Exemplars") -> list[tuple[str,
 
 # ---- per-table statements ------------------------------------------------------------------
 
-SPAN_KINDS: Final = "['Unspecified', 'Internal', 'Server', 'Client', 'Producer', 'Consumer']"
-STATUS_CODES: Final = "['Unset', 'Ok', 'Error']"
-
-
-@dataclass(frozen=True, slots=True)
-class IngestStatement:
-    """One INSERT … SELECT: the target table, its column list and the SELECT body that reads
-    from `{source}` (substituted by the inserter with file(...) or input(...))."""
-
-    signal: Signal
-    table: str
-    columns: tuple[str, ...]
-    select: str
-    # The columns decoded from the payload; None = the signal's full STRUCTURES entry. A
-    # statement that needs few fields decodes fewer (unlisted message fields are skipped).
-    structure: str | None = None
-    # Bytes every payload that can yield a row contains (an attribute key such as
-    # b"ml.run.id"); the inserter gives the statement only those payloads, and skips it when
-    # there are none. A pure function of the WAL bytes, so replays decide the same way.
-    requires: bytes | None = None
-
-    def render(self, source: str, database: str) -> str:
-        cols = ", ".join(f"`{c}`" for c in self.columns)
-        return f"INSERT INTO `{database}`.`{self.table}` ({cols}) {self.select.replace('{source}', source)}"
-
 
 def _statement(
     signal: Signal, table: str, exprs: list[tuple[str, str]], joins: str
@@ -247,7 +222,8 @@ def _resource_scope_columns(rs: str, sc: str, *, metrics: bool) -> list[tuple[st
     return cols
 
 
-def traces_statement(table: str = "otel_traces") -> IngestStatement:
+def traces_statement(table: str = "otel_traces", joins: str = SPAN_JOINS) -> IngestStatement:
+    """`joins` = '' reads per-span rows (columns rs, ss, s) instead: the staging table's view."""
     s = "s"
     ev, ln = _var(), _var()
     exprs = [
@@ -275,9 +251,6 @@ def traces_statement(table: str = "otel_traces") -> IngestStatement:
         ("Links.TraceState", f"arrayMap({ln} -> {ln}.trace_state, {s}.links)"),
         ("Links.Attributes", f"arrayMap({ln} -> {attributes_map(ln + '.attributes')}, {s}.links)"),
     ]  # fmt: skip
-    joins = (
-        "ARRAY JOIN resource_spans AS rs\nARRAY JOIN rs.scope_spans AS ss\nARRAY JOIN ss.spans AS s"
-    )
     return _statement(Signal.TRACES, table, exprs, joins)
 
 
@@ -362,14 +335,3 @@ def metric_statements(prefix: str = "otel_metrics") -> list[IngestStatement]:
             flags,
         ]),
     ]  # fmt: skip
-
-
-def statements_for(signal: Signal) -> list[IngestStatement]:
-    """Every INSERT a payload of `signal` feeds: the OTel tables, then driftline's ML tables."""
-    from driftline.storage.ingest_ml_sql import ml_statements  # it builds on this module
-
-    if signal is Signal.TRACES:
-        return [traces_statement(), *ml_statements(signal)]
-    if signal is Signal.LOGS:
-        return [logs_statement(), *ml_statements(signal)]
-    return metric_statements()

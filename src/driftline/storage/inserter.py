@@ -1,11 +1,17 @@
 """Insert a batch of raw OTLP requests, letting ClickHouse decode and flatten them.
 
 One call inserts one signal's payloads into each of that signal's tables with explicit settings:
-synchronous (`async_insert=0`), one thread (block boundaries depend only on the data), and an
-`insert_deduplication_token` per table that the caller derives from the WAL record range. A
-replay of the same range after a crash therefore produces the same blocks with the same tokens,
-and the tables (which keep `non_replicated_deduplication_window` insert hashes) drop them:
-exactly-once. The same token is never reused for other data: ClickHouse would drop that too.
+synchronous (`async_insert=0`), one thread per statement (block boundaries depend only on the
+data), and an `insert_deduplication_token` per statement derived from the caller's token (the
+WAL record range). A replay of the same range after a crash therefore produces the same blocks
+with the same tokens, and the tables (which keep `non_replicated_deduplication_window` insert
+hashes) drop them: exactly-once. The same token is never reused for other data.
+
+Both cores: the batch is cut into sub-ranges of consecutive records of at most
+`SUBRANGE_BYTES` payload bytes each (a pure function of the WAL bytes, never of the number of
+lanes or of timing), each inserted with the token `<token>@<first id>-<last id>:<table>`, and
+the sub-ranges run on `lanes` engine connections at once. A trace batch is one statement per
+sub-range (the span staging table, whose views fill every trace table: ingest_staging).
 
 A statement with `requires` (the run tables: b"ml.run.id") reads only the payloads containing
 those bytes, and is skipped when none does — a choice made from the WAL bytes alone, so a
@@ -15,9 +21,11 @@ replay makes it again, and ordinary logs do not pay for run tracking.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -28,13 +36,16 @@ from driftline import telemetry
 from driftline.errors import BatchTooLargeError, PermanentError, RetryableError, UnavailableError
 from driftline.signals import Signal
 from driftline.storage.client import Target
-from driftline.storage.ingest_sql import (
-    MESSAGE_NAMES,
-    STRUCTURES,
-    IngestStatement,
-    ingest_proto_text,
-    statements_for,
-)
+from driftline.storage.ingest_base import IngestStatement
+from driftline.storage.ingest_plan import statements_for
+from driftline.storage.ingest_sql import MESSAGE_NAMES, STRUCTURES, ingest_proto_text
+
+# The most payload bytes one INSERT reads. Every INSERT costs ~250 ms of engine CPU beyond
+# its rows (planning the views, then merging the extra parts it leaves), measured by draining
+# 200 requests of 1000 spans: 17 µs/span in 32 MiB inserts, 23 µs in 16 MiB, 27 µs in 8 MiB.
+# On two cores shared with the receiver that costs more than the second lane gains, so a
+# default batch (batch.max_size_mib 32) is one sub-range, and larger batches are split.
+SUBRANGE_BYTES: Final = 32 << 20
 
 # ClickHouse error codes that will fail again with the same data (see ErrorCodes.cpp).
 _PERMANENT_CODES: Final = frozenset(
@@ -112,20 +123,49 @@ def _escape(text: str) -> str:
 
 class TablesRefusedError(PermanentError):
     """ClickHouse refused the data for these tables; the signal's other tables took it. A
-    retry with other tokens (the sink's bisect) must go to these tables only, or the others
-    would store the rows twice."""
+    retry with other tokens (the sink's bisect) must go to these tables only, and only with the
+    records of `ranges` (index ranges [lo, hi) of the payloads; the other sub-ranges landed),
+    or the rest would be stored twice."""
 
-    def __init__(self, message: str, tables: frozenset[str]) -> None:
+    def __init__(
+        self, message: str, tables: frozenset[str], ranges: tuple[tuple[int, int], ...] = ()
+    ) -> None:
         super().__init__(message)
         self.tables = tables
+        self.ranges = ranges
+
+
+def subranges(payloads: Sequence[bytes], limit: int = SUBRANGE_BYTES) -> list[tuple[int, int]]:
+    """Consecutive [lo, hi) index ranges of at most `limit` bytes (a record is never split)."""
+    ranges: list[tuple[int, int]] = []
+    lo = size = 0
+    for i, payload in enumerate(payloads):
+        if i > lo and size + len(payload) > limit:
+            ranges.append((lo, i))
+            lo, size = i, 0
+        size += len(payload)
+    if lo < len(payloads):
+        ranges.append((lo, len(payloads)))
+    return ranges
+
+
+@dataclass(frozen=True, slots=True)
+class _Task:
+    """One sub-range's INSERT into one table: what it reads, and its dedup token."""
+
+    statement: IngestStatement
+    blob: bytes
+    file: Path
+    token: str
+    span: tuple[int, int]
 
 
 class ProtobufInserter:
     """Inserts raw Export*ServiceRequest payloads through ClickHouse's Protobuf input.
 
-    A signal's statements are independent INSERTs (one token each), so they run on `lanes`
-    clients at once: with two, the OTel table and the ML tables of a trace batch are built in
-    parallel on the two cores (one engine thread each, so blocks stay deterministic).
+    Sub-ranges of a batch (and a logs batch's independent statements) run on `lanes` clients
+    at once, one engine thread each, so the two cores both build blocks and blocks stay a
+    function of the data.
     """
 
     def __init__(
@@ -135,11 +175,12 @@ class ProtobufInserter:
         tmp_dir: str | Path,
         *,
         extra_clients: Sequence[Client] = (),
+        subrange_bytes: int = SUBRANGE_BYTES,
     ) -> None:
-        self._client = client
         self._clients = [client, *extra_clients]
+        self._subrange_bytes = subrange_bytes
         self._pool = (
-            ThreadPoolExecutor(len(self._clients) - 1, thread_name_prefix="insert")
+            ThreadPoolExecutor(len(self._clients), thread_name_prefix="insert")
             if extra_clients
             else None
         )
@@ -159,6 +200,8 @@ class ProtobufInserter:
             "insert_deduplication_token": token,
             "deduplicate_insert": "enable",
             "deduplicate_insert_select": "force_enable",
+            "deduplicate_blocks_in_dependent_materialized_views": 1,
+            "parallel_view_processing": 0,
             "async_insert": 0,
             "max_threads": 1,
             "max_insert_threads": 1,
@@ -174,105 +217,120 @@ class ProtobufInserter:
         payloads: Sequence[bytes],
         token: str,
         tables: Collection[str] | None = None,
+        *,
+        ids: Sequence[int] | None = None,
     ) -> None:
-        """Insert `payloads` into every table of `signal` (or only `tables`). Raises
-        TablesRefusedError when the data itself is refused by some tables, RetryableError for
-        everything else (storage down, timeouts); a retry with the same token is always safe."""
+        """Insert `payloads` into every table of `signal` (or only `tables`). `ids` are the
+        payloads' WAL record ids (they name the sub-range tokens; positions when absent).
+        Raises TablesRefusedError when the data itself is refused by some tables (with the
+        refused sub-ranges), RetryableError for everything else (storage down, timeouts); a
+        retry with the same token is always safe."""
         statements = [s for s in self._statements[signal] if tables is None or s.table in tables]
         if not payloads or not statements:
             return
-        data = length_delimited(payloads)
-        # Bisect tokens hold "/" (wal-1-7/1-3): the file name must not become a sub-directory.
+        names = list(ids) if ids is not None else list(range(len(payloads)))
         stem = f"{token.replace('/', '~')}.{signal.name.lower()}"
-        path = self._tmp_dir / f"{stem}.pb"
-        inputs: dict[str, tuple[bytes, Path]] = {}
-        subsets: dict[bytes, tuple[bytes, Path] | None] = {}
-        for statement in statements:
-            marker = statement.requires
-            if marker is None:
-                inputs[statement.table] = (data, path)
-                continue
-            if marker not in subsets:  # only the payloads that can yield its rows
-                picked = [p for p in payloads if marker in p]
-                if not picked:
-                    subsets[marker] = None
-                elif len(picked) == len(payloads):
-                    subsets[marker] = (data, path)
-                else:
-                    subsets[marker] = (
-                        length_delimited(picked),
-                        self._tmp_dir / f"{stem}.{marker.hex()[:24]}.pb",
-                    )
-            chosen = subsets[marker]
-            if chosen is not None:
-                inputs[statement.table] = chosen
-        statements = [s for s in statements if s.table in inputs]
-        if not statements:
-            return
-        files = {file: blob for blob, file in inputs.values()}
+        tasks: list[_Task] = []
+        for lo, hi in subranges(payloads, self._subrange_bytes):
+            sub_token = f"{token}@{names[lo]}-{names[hi - 1]}"
+            tasks += self._tasks(statements, payloads[lo:hi], sub_token, (lo, hi), stem)
         if self._target.embedded:
             try:
-                for file, blob in files.items():
-                    file.write_bytes(blob)
+                for task in {t.file: t for t in tasks}.values():
+                    task.file.write_bytes(task.blob)
             except OSError as e:  # e.g. ENOSPC: storage cannot take anything now
-                for file in files:
-                    file.unlink(missing_ok=True)
+                for task in tasks:
+                    task.file.unlink(missing_ok=True)
                 raise UnavailableError(f"cannot stage the insert in {self._tmp_dir}: {e}") from e
-
-        lanes = len(self._clients)
-        # The first statements (the OTel table first: the heaviest) get a lane each; the last
-        # lane takes the rest (the ML tables, which decode a slimmer structure).
-        plan = [statements[i : i + 1] for i in range(lanes - 1)] + [statements[lanes - 1 :]]
-
-        def lane(index: int) -> dict[str, Exception]:
-            """Run lane `index`'s statements on its own client; return the failures."""
-            failures: dict[str, Exception] = {}
-            for statement in plan[index]:
-                blob, file = inputs[statement.table]
-                structure = statement.structure or STRUCTURES[signal]
-                source = (
-                    f"file('{_escape(str(file))}', 'Protobuf', '{structure}')"
-                    if self._target.embedded
-                    else f"input('{structure}')"
-                )
-                settings = self._settings(signal, f"{token}:{statement.table}")
-                try:
-                    self._insert_one(self._clients[index], statement, source, blob, settings)
-                except (PermanentError, RetryableError) as e:
-                    failures[statement.table] = e
-            return failures
-
         try:
-            futures = (
-                [self._pool.submit(lane, i) for i in range(1, len(self._clients))]
-                if self._pool is not None and len(statements) > 1
-                else []
-            )
-            failures = lane(0) if futures else {}
-            if not futures:
-                for i in range(len(self._clients)):
-                    failures.update(lane(i))
-            for future in futures:
-                failures.update(future.result())
+            failures = self._run(signal, tasks)
         finally:
             if self._target.embedded:
-                for file in files:
-                    file.unlink(missing_ok=True)
-        unavailable = [e for e in failures.values() if isinstance(e, UnavailableError)]
+                for task in tasks:
+                    task.file.unlink(missing_ok=True)
+        unavailable = [e for _, e in failures if isinstance(e, UnavailableError)]
         if unavailable:
             raise unavailable[0]  # storage trouble: retry everything (tokens make it safe)
-        retryable = [e for e in failures.values() if isinstance(e, RetryableError)]
+        retryable = [e for _, e in failures if isinstance(e, RetryableError)]
         if retryable:
             # Too large, or unclassified: each names every failing table, so a split (other
             # tokens) goes to those only; a plain retry (same tokens) is safe for all.
-            detail = "; ".join(f"{table}: {e}" for table, e in failures.items())
-            failed = frozenset(failures)
+            detail = "; ".join(f"{t.statement.table} {t.token}: {e}" for t, e in failures)
+            failed = frozenset(t.statement.table for t, _ in failures)
             if any(isinstance(e, BatchTooLargeError) for e in retryable):
                 raise BatchTooLargeError(detail, tables=failed)
             raise RetryableError(detail, tables=failed)
         if failures:
-            detail = "; ".join(f"{table}: {e}" for table, e in failures.items())
-            raise TablesRefusedError(detail, frozenset(failures))
+            detail = "; ".join(f"{t.statement.table} {t.token}: {e}" for t, e in failures)
+            refused = frozenset(t.statement.table for t, _ in failures)
+            ranges = tuple(sorted({t.span for t, _ in failures}))
+            raise TablesRefusedError(detail, refused, ranges)
+
+    def _tasks(
+        self,
+        statements: Sequence[IngestStatement],
+        payloads: Sequence[bytes],
+        token: str,
+        span: tuple[int, int],
+        stem: str,
+    ) -> list[_Task]:
+        """One task per statement that has rows to read in this sub-range."""
+        data = length_delimited(payloads)
+        base = self._tmp_dir / f"{stem}.{span[0]}.pb"
+        subsets: dict[bytes, tuple[bytes, Path] | None] = {}
+        tasks = []
+        for statement in statements:
+            marker = statement.requires
+            chosen: tuple[bytes, Path] | None = (data, base)
+            if marker is not None:
+                if marker not in subsets:  # only the payloads that can yield its rows
+                    picked = [p for p in payloads if marker in p]
+                    if not picked:
+                        subsets[marker] = None
+                    elif len(picked) == len(payloads):
+                        subsets[marker] = (data, base)
+                    else:
+                        file = self._tmp_dir / f"{stem}.{span[0]}.{marker.hex()[:24]}.pb"
+                        subsets[marker] = (length_delimited(picked), file)
+                chosen = subsets[marker]
+            if chosen is not None:
+                blob, file = chosen
+                tasks.append(_Task(statement, blob, file, f"{token}:{statement.table}", span))
+        return tasks
+
+    def _run(self, signal: Signal, tasks: list[_Task]) -> list[tuple[_Task, Exception]]:
+        """Run the tasks on every lane (each lane pulls the next task); return the failures."""
+        pending = iter(tasks)
+        lock = threading.Lock()
+        failures: list[tuple[_Task, Exception]] = []
+
+        def lane(client: Client) -> None:
+            while True:
+                with lock:
+                    task = next(pending, None)
+                if task is None:
+                    return
+                statement = task.statement
+                structure = statement.structure or STRUCTURES[signal]
+                source = (
+                    f"file('{_escape(str(task.file))}', 'Protobuf', '{structure}')"
+                    if self._target.embedded
+                    else f"input('{structure}')"
+                )
+                settings = self._settings(signal, task.token)
+                try:
+                    self._insert_one(client, statement, source, task.blob, settings)
+                except (PermanentError, RetryableError) as e:
+                    with lock:
+                        failures.append((task, e))
+
+        if self._pool is None or len(tasks) == 1:
+            lane(self._clients[0])
+        else:
+            futures = [self._pool.submit(lane, c) for c in self._clients[: len(tasks)]]
+            for future in futures:
+                future.result()
+        return failures
 
     def _insert_one(
         self,

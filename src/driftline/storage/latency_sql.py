@@ -1,7 +1,7 @@
-"""The SQL behind latency answers (analysis/latency.py finishes them).
+"""The SQL behind latency answers (latency_rows.py runs it; analysis/latency.py finishes it).
 
-Every statement takes bound parameters (`{name:Type}`); the few fragments assembled here are
-fixed text chosen by code, never user input.
+Every value is a bound parameter (`{name:Type}`), the database too (`{db:Identifier}`,
+bind.py); the few fragments assembled here are fixed text chosen by code, never user input.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-Statement = tuple[str, dict[str, Any]]
+from driftline.storage.bind import Statement, bound, table
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,10 +34,10 @@ def _range_cond(prefix: str, r: Range, params: dict[str, Any]) -> str:
     return f"({cond})"
 
 
-def model_exists(model: str) -> Statement:
+def model_exists(database: str, model: str) -> Statement:
     return (
-        "SELECT count() > 0 FROM ml_inferences WHERE ModelName = {model:String} LIMIT 1",
-        {"model": model},
+        f"SELECT count() > 0 FROM {table('ml_inferences')} WHERE ModelName = {{model:String}}",
+        bound(database, model=model),
     )
 
 
@@ -47,7 +47,7 @@ GROUP_COLUMNS = {"model": "ModelName", "version": "ModelVersion", "span_name": "
 QUANTILES = (0.5, 0.9, 0.95, 0.99)
 
 
-def _inference_filter(model: str, r: Range, params: dict[str, Any]) -> str:
+def inference_filter(model: str, r: Range, params: dict[str, Any]) -> str:
     clauses = [_range_cond("r", r, params)]
     if model:
         params["model"] = model
@@ -55,10 +55,10 @@ def _inference_filter(model: str, r: Range, params: dict[str, Any]) -> str:
     return " AND ".join(clauses)
 
 
-def latency(model: str, r: Range, group_by: list[str], bucket_s: int) -> Statement:
+def latency(database: str, model: str, r: Range, group_by: list[str], bucket_s: int) -> Statement:
     """count, error rate, exact p50/p90/p95/p99 (numpy's linear interpolation, R7) and max of
     the inference duration, grouped by any of model, version, span name and time bucket."""
-    params: dict[str, Any] = {}
+    params = bound(database)
     keys = [f"{GROUP_COLUMNS[g]} AS {g}" for g in group_by if g in GROUP_COLUMNS]
     if "bucket" in group_by:
         params["bucket_s"] = bucket_s
@@ -73,21 +73,21 @@ def latency(model: str, r: Range, group_by: list[str], bucket_s: int) -> Stateme
     return (
         f"""SELECT {select_keys}count() AS n, countIf(StatusCode = 'Error') / count() AS error_rate,
     quantilesExactInclusive({qs})(Duration) AS q, max(Duration) AS max_ns
-FROM ml_inferences WHERE {_inference_filter(model, r, params)}
+FROM {table("ml_inferences")} WHERE {inference_filter(model, r, params)}
 {group}""",
         params,
     )
 
 
 def burn_rates(
-    model: str, version: str, threshold_ns: int, now_ns: int, windows_s: list[int]
+    database: str, model: str, version: str, threshold_ns: int, now_ns: int, windows_s: list[int]
 ) -> Statement:
     """Bad and total counts in every window, in one pass over the longest window. Bad = slower
     than the threshold, or an error."""
-    params: dict[str, Any] = {
-        "model": model, "now": now_ns, "windows": windows_s, "threshold": threshold_ns,
-        "longest": max(windows_s),
-    }  # fmt: skip
+    params = bound(
+        database, model=model, now=now_ns, windows=windows_s, threshold=threshold_ns,
+        longest=max(windows_s),
+    )  # fmt: skip
     version_cond = ""
     if version:
         params["version"] = version
@@ -98,7 +98,7 @@ def burn_rates(
     sumForEach(arrayMap(w -> toUInt64({age} <= w * 1000000000), {{windows:Array(UInt32)}})) AS total,
     sumForEach(arrayMap(w -> toUInt64({age} <= w * 1000000000
         AND (Duration > {{threshold:UInt64}} OR StatusCode = 'Error')), {{windows:Array(UInt32)}})) AS bad
-FROM ml_inferences
+FROM {table("ml_inferences")}
 WHERE ModelName = {{model:String}} {version_cond}
   AND Timestamp >= fromUnixTimestamp64Nano({{now:Int64}}) - toIntervalSecond({{longest:UInt32}})
   AND Timestamp <= fromUnixTimestamp64Nano({{now:Int64}})""",
@@ -106,20 +106,39 @@ WHERE ModelName = {{model:String}} {version_cond}
     )
 
 
-def version_regression(model: str, r: Range, baseline: str, candidate: str) -> Statement:
-    """Mann-Whitney U (two-sided) of the candidate's durations against the baseline's, with the
-    counts and medians/p99s of both."""
-    params: dict[str, Any] = {"model": model, "baseline": baseline, "candidate": candidate}
-    cond = _range_cond("r", r, params)
+def version_regression(
+    database: str, model: str, r: Range, baseline: str, candidate: str
+) -> Statement:
+    """Mann-Whitney U of the two versions' durations (the engine's U counts the pairs where the
+    baseline is larger), the tie term Σ(t³ − t) of the pooled durations for its variance, and
+    the counts and medians/p99s of both."""
+    params = bound(database, model=model, baseline=baseline, candidate=candidate)
+    where = (
+        f"FROM {table('ml_inferences')} WHERE ModelName = {{model:String}} "
+        f"AND {_range_cond('r', r, params)} "
+        "AND ModelVersion IN ({baseline:String}, {candidate:String})"
+    )
     return (
         f"""SELECT
     countIf(ModelVersion = {{baseline:String}}) AS n_base,
     countIf(ModelVersion = {{candidate:String}}) AS n_cand,
     quantilesExactInclusiveIf(0.5, 0.99)(Duration, ModelVersion = {{baseline:String}}) AS q_base,
     quantilesExactInclusiveIf(0.5, 0.99)(Duration, ModelVersion = {{candidate:String}}) AS q_cand,
-    mannWhitneyUTest('two-sided')(toFloat64(Duration), toUInt8(ModelVersion = {{candidate:String}})) AS mw
-FROM ml_inferences
-WHERE ModelName = {{model:String}} AND {cond}
+    mannWhitneyUTest('two-sided')(toFloat64(Duration), toUInt8(ModelVersion = {{candidate:String}})) AS mw,
+    (SELECT sum(t * t * t - t) FROM (SELECT toFloat64(count()) AS t {where} GROUP BY Duration)) AS ties
+{where}""",
+        params,
+    )
+
+
+def version_durations(
+    database: str, model: str, r: Range, baseline: str, candidate: str
+) -> Statement:
+    """Both versions' durations as a float64 matrix (is_candidate, duration), for small samples."""
+    params = bound(database, model=model, baseline=baseline, candidate=candidate)
+    return (
+        f"""SELECT toFloat64(ModelVersion = {{candidate:String}}), toFloat64(Duration)
+FROM {table("ml_inferences")} WHERE ModelName = {{model:String}} AND {_range_cond("r", r, params)}
   AND ModelVersion IN ({{baseline:String}}, {{candidate:String}})""",
         params,
     )

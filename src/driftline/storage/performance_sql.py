@@ -1,20 +1,20 @@
-"""The SQL behind performance answers (analysis/performance.py finishes them): predictions
-joined with their latest labels, confusion counts, regression errors, ROC AUC and CBPE sums."""
+"""The SQL behind performance answers (performance_rows.py runs it; analysis/performance.py
+finishes it): predictions joined with their latest labels, confusion counts, regression errors,
+ROC AUC and CBPE sums. Values and the database are bound parameters (bind.py)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from driftline.storage.latency_sql import GROUP_COLUMNS, Range, Statement, _inference_filter
+from driftline.storage.bind import Statement, bound, table
+from driftline.storage.latency_sql import GROUP_COLUMNS, Range, inference_filter
 
 
 def performance(
-    model: str, r: Range, group_by: list[str], bucket_s: int, positive: str
+    database: str, model: str, r: Range, group_by: list[str], bucket_s: int, positive: str
 ) -> Statement:
     """Per group: labelled share, confusion counts (binary, `positive` class), regression errors,
     ROC AUC from scores, and CBPE's expected confusion counts from scores alone. The latest
     label per inference wins."""
-    params: dict[str, Any] = {"positive": positive}
+    params = bound(database, model=model, positive=positive)
     keys = [f"{GROUP_COLUMNS[g]} AS {g}" for g in group_by if g in ("version",)]
     if "bucket" in group_by:
         params["bucket_s"] = bucket_s
@@ -25,7 +25,7 @@ def performance(
     names = [k.rsplit(" AS ", 1)[1] for k in keys]
     select_keys = "".join(f"{k}, " for k in keys)
     group = f"GROUP BY {', '.join(names)} ORDER BY {', '.join(names)}" if names else ""
-    where = _inference_filter(model, r, params)
+    where = inference_filter(model, r, params)
     return (
         f"""SELECT {select_keys}count() AS n, countIf(labelled) AS n_labelled,
     countIf(labelled AND pred_pos AND true_pos) AS tp, countIf(labelled AND pred_pos AND NOT true_pos) AS fp,
@@ -51,10 +51,10 @@ FROM (
         l.InferenceId != '' AS labelled, l.y AS y, l.y_class AS y_class,
         if(pred_class != '', pred_class, toString(pred)) = {{positive:String}} AS pred_pos,
         if(y_class != '', y_class, toString(y)) = {{positive:String}} AS true_pos
-    FROM (SELECT * FROM ml_inferences WHERE {where}) AS i
+    FROM (SELECT * FROM {table("ml_inferences")} WHERE {where}) AS i
     LEFT JOIN (
         SELECT InferenceId, argMax(Label, Timestamp) AS y, argMax(LabelClass, Timestamp) AS y_class
-        FROM ml_labels WHERE ModelName = {{model:String}} GROUP BY InferenceId
+        FROM {table("ml_labels")} WHERE ModelName = {{model:String}} GROUP BY InferenceId
     ) AS l ON i.InferenceId = l.InferenceId
 )
 {group}""",

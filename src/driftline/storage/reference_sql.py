@@ -13,18 +13,10 @@ crash between the two leaves an unlisted snapshot that nothing reads.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
-Statement = tuple[str, dict[str, Any]]
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def _db(database: str) -> str:
-    if not _IDENT.match(database):
-        raise ValueError(f"not a database identifier: {database!r}")
-    return database
+from driftline.storage.bind import Statement, bound, table
 
 
 def copy_rows(
@@ -36,13 +28,7 @@ def copy_rows(
     features: Sequence[str],
     snapshot: str,
 ) -> Statement:
-    db = _db(database)
-    params: dict[str, Any] = {
-        "model": model,
-        "snapshot": snapshot,
-        "start": start_ns,
-        "end": end_ns,
-    }
+    params = bound(database, model=model, snapshot=snapshot, start=start_ns, end=end_ns)
     cond = ""
     if version:
         params["version"] = version
@@ -50,10 +36,10 @@ def copy_rows(
     if features:
         params["features"] = list(features)
         cond += " AND Feature IN {features:Array(String)}"
-    sql = f"""INSERT INTO {db}.ml_reference_features
+    sql = f"""INSERT INTO {table("ml_reference_features")}
     (ModelName, Snapshot, Feature, Timestamp, Kind, Value, Category)
 SELECT ModelName, {{snapshot:String}}, Feature, Timestamp, Kind, Value, Category
-FROM {db}.ml_features
+FROM {table("ml_features")}
 WHERE ModelName = {{model:String}}
   AND Timestamp >= fromUnixTimestamp64Nano({{start:Int64}})
   AND Timestamp < fromUnixTimestamp64Nano({{end:Int64}}){cond}"""
@@ -62,10 +48,10 @@ WHERE ModelName = {{model:String}}
 
 def snapshot_rows(database: str, model: str, snapshot: str) -> Statement:
     sql = (
-        f"SELECT count() FROM {_db(database)}.ml_reference_features "
+        f"SELECT count() FROM {table('ml_reference_features')} "
         "WHERE ModelName = {model:String} AND Snapshot = {snapshot:String}"
     )
-    return sql, {"model": model, "snapshot": snapshot}
+    return sql, bound(database, model=model, snapshot=snapshot)
 
 
 def record(
@@ -79,8 +65,8 @@ def record(
     created_ns: int,
     description: str,
 ) -> Statement:
-    db = _db(database)
-    params = {
+    params: dict[str, Any] = {
+        "db": database,
         "name": name,
         "model": model,
         "version": version,
@@ -92,43 +78,39 @@ def record(
     }
     # Inferences: the feature with the most rows (every inference carries its prediction and
     # most carry every feature; an exact count would need the inference ids, not stored here).
-    sql = f"""INSERT INTO {db}.ml_references
+    sql = f"""INSERT INTO {table("ml_references")}
     (ModelName, Name, CreatedAt, Snapshot, ModelVersion, StartTime, EndTime, Rows, Inferences,
      Features, Description)
 SELECT {{model:String}}, {{name:String}}, fromUnixTimestamp64Nano({{created:Int64}}),
     {{snapshot:String}}, {{version:String}}, fromUnixTimestamp64Nano({{start:Int64}}),
     fromUnixTimestamp64Nano({{end:Int64}}), sum(n), max(n), arraySort(groupArray(Feature)),
     {{description:String}}
-FROM (SELECT Feature, count() AS n FROM {db}.ml_reference_features
+FROM (SELECT Feature, count() AS n FROM {table("ml_reference_features")}
       WHERE ModelName = {{model:String}} AND Snapshot = {{snapshot:String}} GROUP BY Feature)"""
     return sql, params
 
 
-_LATEST = """SELECT Name, ModelName,
+_LATEST = f"""SELECT Name, ModelName,
     argMax(Snapshot, CreatedAt) AS snapshot, argMax(ModelVersion, CreatedAt) AS version,
     toUnixTimestamp64Nano(argMax(StartTime, CreatedAt)) AS start_ns,
     toUnixTimestamp64Nano(argMax(EndTime, CreatedAt)) AS end_ns,
     toUnixTimestamp64Nano(max(CreatedAt)) AS created_ns,
     argMax(Rows, CreatedAt) AS rows, argMax(Inferences, CreatedAt) AS inferences,
     argMax(Features, CreatedAt) AS features, argMax(Description, CreatedAt) AS description
-FROM {db}.ml_references"""
+FROM {table("ml_references")}"""
 
 
 def latest(database: str, model: str, name: str) -> Statement:
     """The newest save of one reference (no row: not saved)."""
     sql = (
-        _LATEST.format(db=_db(database))
+        _LATEST
         + " WHERE ModelName = {model:String} AND Name = {name:String} GROUP BY Name, ModelName"
     )
-    return sql, {"model": model, "name": name}
+    return sql, bound(database, model=model, name=name)
 
 
 def list_references(database: str, model: str) -> Statement:
     """The newest save of every reference, of one model or ("" ) of all."""
     where = " WHERE ModelName = {model:String}" if model else ""
-    sql = (
-        _LATEST.format(db=_db(database))
-        + where
-        + " GROUP BY Name, ModelName ORDER BY ModelName, Name"
-    )
-    return sql, ({"model": model} if model else {})
+    sql = _LATEST + where + " GROUP BY Name, ModelName ORDER BY ModelName, Name"
+    return sql, (bound(database, model=model) if model else bound(database))

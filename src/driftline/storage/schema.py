@@ -11,88 +11,24 @@ readers (Grafana, our queries) keep using the exporter's names.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Final
 
-from driftline.config.model import ClickHouseConfig
+from driftline.storage.ddl import DdlContext, Migration
+from driftline.storage.schema_ml import ml_features_scan_codecs, ml_tables
+from driftline.storage.schema_references import reference_tables
+from driftline.storage.schema_runs import mlflow_tables, run_tables
+from driftline.storage.schema_staging import span_staging
+
+__all__ = [
+    "MIGRATIONS",
+    "MIGRATIONS_TABLE",
+    "DdlContext",
+    "Migration",
+    "all_statements",
+    "migrations_table_ddl",
+]
 
 MIGRATIONS_TABLE: Final = "driftline_schema_migrations"
-
-
-@dataclass(frozen=True, slots=True)
-class DdlContext:
-    """Everything that changes the DDL text between deployments."""
-
-    database: str = "default"
-    ttl_s: float = 0.0
-    cluster_name: str = ""
-    engine_name: str = "MergeTree"
-    engine_params: str = ""
-    dedup_window: int = 1000
-
-    @classmethod
-    def from_config(cls, cfg: ClickHouseConfig) -> DdlContext:
-        return cls(
-            database=cfg.database,
-            ttl_s=cfg.ttl_s,
-            cluster_name=cfg.cluster_name,
-            engine_name=cfg.table_engine.name,
-            engine_params=cfg.table_engine.params,
-            dedup_window=cfg.dedup_window,
-        )
-
-    @property
-    def on_cluster(self) -> str:
-        return f" ON CLUSTER `{self.cluster_name}`" if self.cluster_name else ""
-
-    def physical(self, table: str) -> str:
-        """The table that stores rows: `<table>_local` on a cluster."""
-        return f"{table}_local" if self.cluster_name else table
-
-    def engine(self, table: str) -> str:
-        if self.cluster_name:
-            name = (
-                self.engine_name
-                if self.engine_name.startswith("Replicated")
-                else ("Replicated" + self.engine_name)
-            )
-            path = f"'/clickhouse/tables/{{shard}}/{self.database}/{self.physical(table)}', '{{replica}}'"
-            params = f"{path}, {self.engine_params}" if self.engine_params else path
-            return f"{name}({params})"
-        return f"{self.engine_name}({self.engine_params})"
-
-    def ttl(self, time_expr: str) -> str:
-        """`TTL <time> + toInterval<Unit>(n)` with the largest unit dividing the TTL, as the
-        exporter's GenerateTTLExpr does; '' when the TTL is 0."""
-        seconds = int(self.ttl_s)
-        if seconds <= 0:
-            return ""
-        for unit, size in (("Day", 86400), ("Hour", 3600), ("Minute", 60), ("Second", 1)):
-            if seconds % size == 0:
-                return f"TTL {time_expr} + toInterval{unit}({seconds // size})"
-        raise AssertionError("unreachable")
-
-    def settings(self) -> str:
-        dedup = (
-            ""
-            if self.cluster_name
-            else (f", non_replicated_deduplication_window = {self.dedup_window}")
-        )
-        return f"SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1{dedup}"
-
-    def qualified(self, table: str) -> str:
-        return f"`{self.database}`.`{table}`"
-
-    def distributed(self, table: str, sharding_key: str) -> list[str]:
-        """The Distributed table `table` over `table_local` (cluster mode only)."""
-        if not self.cluster_name:
-            return []
-        return [
-            f"CREATE TABLE IF NOT EXISTS {self.qualified(table)}{self.on_cluster} "
-            f"AS {self.qualified(self.physical(table))} "
-            f"ENGINE = Distributed(`{self.cluster_name}`, `{self.database}`, "
-            f"`{self.physical(table)}`, {sharding_key})"
-        ]
 
 
 _ATTR_MAP: Final = "Map(LowCardinality(String), String) CODEC(ZSTD(1))"
@@ -163,6 +99,51 @@ FROM {ctx.qualified(ctx.physical("otel_traces"))}
 WHERE TraceId != ''
 GROUP BY TraceId"""
     return [table, mv, *ctx.distributed(t, "cityHash64(TraceId)")]
+
+
+def _trace_id_ts_aggregating(ctx: DdlContext) -> list[str]:
+    """The exporter's current lookup table: one row per TraceId after merges, Start/End kept
+    as SimpleAggregateFunction(min/max). Rebuilt in place, each step safe to re-run after a
+    kill: the copy is idempotent (min/max of a repeated row), a missing old table is
+    recreated empty, and the new one is renamed only after the old one is gone."""
+    t = "otel_traces_trace_id_ts"
+    physical, staging = ctx.physical(t), ctx.physical(t) + "_v10"
+    name = "AggregatingMergeTree"
+    if ctx.cluster_name:
+        path = f"'/clickhouse/tables/{{shard}}/{ctx.database}/{physical}', '{{replica}}'"
+        engine = f"Replicated{name}({path})"
+    else:
+        engine = f"{name}()"
+    create = f"""CREATE TABLE IF NOT EXISTS {ctx.qualified(staging)}{ctx.on_cluster} (
+    TraceId String CODEC(ZSTD(1)),
+    Start SimpleAggregateFunction(min, DateTime) CODEC(Delta, ZSTD(1)),
+    End SimpleAggregateFunction(max, DateTime) CODEC(Delta, ZSTD(1)),
+    INDEX idx_trace_id TraceId TYPE bloom_filter(0.01) GRANULARITY 1
+) ENGINE = {engine}
+PARTITION BY toDate(Start)
+ORDER BY (TraceId)
+{ctx.ttl("toDateTime(Start)")}
+{ctx.settings()}"""
+    mv = f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {ctx.qualified(physical + "_mv")}{ctx.on_cluster}
+TO {ctx.qualified(physical)}
+AS SELECT
+    TraceId,
+    min(Timestamp) AS Start,
+    max(Timestamp) AS End
+FROM {ctx.qualified(ctx.physical("otel_traces"))}
+WHERE TraceId != ''
+GROUP BY TraceId"""
+    old_table = _trace_id_ts(ctx)[0]
+    return [
+        f"DROP VIEW IF EXISTS {ctx.qualified(physical + '_mv')}{ctx.on_cluster}",
+        create,
+        old_table,
+        f"INSERT INTO {ctx.qualified(staging)} SELECT TraceId, Start, End "
+        f"FROM {ctx.qualified(physical)}",
+        f"DROP TABLE {ctx.qualified(physical)}{ctx.on_cluster} SYNC",
+        f"RENAME TABLE {ctx.qualified(staging)} TO {ctx.qualified(physical)}{ctx.on_cluster}",
+        mv,
+    ]
 
 
 def _logs(ctx: DdlContext) -> list[str]:
@@ -290,38 +271,6 @@ ORDER BY (ServiceName, MetricName, Attributes, toUnixTimestamp64Nano(TimeUnix))
     return ddl
 
 
-def _ml_tables(ctx: DdlContext) -> list[str]:
-    # schema_ml builds on DdlContext from this module: imported here, not at the top.
-    from driftline.storage.schema_ml import ml_tables
-
-    return ml_tables(ctx)
-
-
-def _scan_codecs(ctx: DdlContext) -> list[str]:
-    from driftline.storage.schema_ml import ml_features_scan_codecs
-
-    return ml_features_scan_codecs(ctx)
-
-
-def _reference_tables(ctx: DdlContext) -> list[str]:
-    from driftline.storage.schema_references import reference_tables
-
-    return reference_tables(ctx)
-
-
-def _run_tables(ctx: DdlContext) -> list[str]:
-    from driftline.storage.schema_runs import run_tables  # builds on DdlContext, like schema_ml
-
-    return run_tables(ctx)
-
-
-@dataclass(frozen=True, slots=True)
-class Migration:
-    version: int
-    name: str
-    statements: Callable[[DdlContext], list[str]]
-
-
 def _otel_metrics(ctx: DdlContext) -> list[str]:
     return [stmt for kind in METRIC_KINDS for stmt in _metric_table(kind)(ctx)]
 
@@ -331,12 +280,23 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(2, "otel_traces_trace_id_ts and its materialized view", _trace_id_ts),
     Migration(3, "otel_logs", _logs),
     Migration(4, "otel_metrics_gauge|sum|histogram|exponential_histogram|summary", _otel_metrics),
-    Migration(5, "ml_inferences, ml_features, ml_labels", _ml_tables),
+    Migration(5, "ml_inferences, ml_features, ml_labels", ml_tables),
     Migration(
-        6, "ml_references, ml_reference_features (saved reference profiles)", _reference_tables
+        6, "ml_references, ml_reference_features (saved reference profiles)", reference_tables
     ),
-    Migration(7, "ml_runs, ml_run_metrics, ml_run_latest, ml_run_liveness", _run_tables),
-    Migration(8, "ml_features: LZ4 codecs for Timestamp and Value (drift scans)", _scan_codecs),
+    Migration(7, "ml_runs, ml_run_metrics, ml_run_latest, ml_run_liveness", run_tables),
+    Migration(
+        8, "ml_features: LZ4 codecs for Timestamp and Value (drift scans)", ml_features_scan_codecs
+    ),
+    Migration(
+        9, "decode spans once: Null staging table + views into otel_traces, ML tables", span_staging
+    ),
+    Migration(
+        10,
+        "otel_traces_trace_id_ts: AggregatingMergeTree by TraceId (exporter's current)",
+        _trace_id_ts_aggregating,
+    ),
+    Migration(13, "ml_experiments, ml_run_inputs (MLflow tracking API)", mlflow_tables),
 )
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from driftline.storage.schema import DdlContext
+from driftline.storage.ddl import DdlContext
 
 FEATURE_KINDS: Final = "Enum8('numerical' = 1, 'categorical' = 2)"
 

@@ -19,7 +19,7 @@ a TTL.
 
 from __future__ import annotations
 
-from driftline.storage.schema import DdlContext
+from driftline.storage.ddl import DdlContext
 from driftline.storage.schema_ml import FEATURE_KINDS
 
 

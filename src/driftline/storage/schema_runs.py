@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from driftline.storage.schema import DdlContext
+from driftline.storage.ddl import DdlContext
 
 LATEST_STATE_TYPE = "AggregateFunction(argMax, Float64, Tuple(Int64, DateTime64(9), Float64))"
 
@@ -92,4 +92,48 @@ ORDER BY ({order_by})
             "ml_run_liveness", liveness, "RunId", engine=_aggregating(ctx, "ml_run_liveness"),
             partition="", ttl="toDateTime(LastSeen)",
         ),
+    ]  # fmt: skip
+
+
+def mlflow_tables(ctx: DdlContext) -> list[str]:
+    """Migration 13: what MLflow's tracking API records beside the run tables.
+
+    ml_experiments   one row per experiment event (create, rename, delete, restore, tags,
+                     tags_delete): folded per ExperimentId at query time like ml_runs.
+                     ORDER BY (ExperimentId, Timestamp).
+    ml_run_inputs    one row per dataset input a run logged (LogInputs): MLflow's Dataset
+                     fields and the input's tags (mlflow.data.context). ORDER BY (RunId, Name).
+    """
+
+    def table(name: str, columns: str, order_by: str, shard_key: str, ttl: str) -> list[str]:
+        ddl = f"""CREATE TABLE IF NOT EXISTS {ctx.qualified(ctx.physical(name))}{ctx.on_cluster} (
+{columns}
+) ENGINE = {ctx.engine(name)}
+ORDER BY ({order_by})
+{ctx.ttl(ttl)}
+{ctx.settings()}"""
+        return [ddl, *ctx.distributed(name, shard_key)]
+
+    experiments = """    ExperimentId String CODEC(ZSTD(1)),
+    Timestamp DateTime64(9) CODEC(Delta, ZSTD(1)),
+    Event LowCardinality(String) CODEC(ZSTD(1)),
+    Name String CODEC(ZSTD(1)),
+    ArtifactLocation String CODEC(ZSTD(1)),
+    Tags Map(String, String) CODEC(ZSTD(1))"""
+    inputs = """    RunId String CODEC(ZSTD(1)),
+    Timestamp DateTime64(9) CODEC(Delta, ZSTD(1)),
+    Name String CODEC(ZSTD(1)),
+    Digest String CODEC(ZSTD(1)),
+    SourceType LowCardinality(String) CODEC(ZSTD(1)),
+    Source String CODEC(ZSTD(1)),
+    Schema String CODEC(ZSTD(1)),
+    Profile String CODEC(ZSTD(1)),
+    Tags Map(String, String) CODEC(ZSTD(1))"""
+    return [
+        *table(
+            "ml_experiments", experiments, "ExperimentId, Timestamp", "cityHash64(ExperimentId)",
+            "toDateTime(Timestamp)",
+        ),
+        *table("ml_run_inputs", inputs, "RunId, Name, Timestamp", "cityHash64(RunId)",
+               "toDateTime(Timestamp)"),
     ]  # fmt: skip

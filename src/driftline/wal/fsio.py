@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
-from driftline.errors import WalCorruptionError
+from driftline.errors import DataDirInUseError
 
 try:
     IOV_MAX: Final = max(16, os.sysconf("SC_IOV_MAX"))
@@ -89,7 +89,7 @@ class DirLock:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
             os.close(fd)
             if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise WalCorruptionError(
+                raise DataDirInUseError(
                     f"WAL directory {self.path.parent} is locked by another open WAL "
                     f"(pid {holder}); is another driftline running on the same data dir?"
                 ) from e

@@ -18,6 +18,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Final
 
 from driftline import telemetry
 from driftline.config.model import WalConfig
@@ -30,6 +31,9 @@ from driftline.wal.recovery import Recovered, quarantine, recover
 from driftline.wal.writer import GroupCommitWriter
 
 log = logging.getLogger(__name__)
+
+# How often, at most, the writer's next id is written to the ledger while records arrive.
+HEAD_REFRESH_S: Final = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +52,10 @@ class WalStats:
     oldest_id: int  # the first id still on disk (head_id + 1 when empty)
     queued_bytes: int  # frames submitted but not yet written
     cursors: Mapping[str, CursorStats]
-    corrupt_records: int  # set aside at recovery (and since, if bytes rotted under us)
+    corrupt_records: int  # damaged, set aside at recovery (and since, if bytes rotted under us)
+    missing_records: int  # expected at recovery, but their bytes were gone
     torn_bytes_truncated: int  # cut off the newest segment at recovery
+    ledger_rebuilt: bool  # the ledger was unreadable at startup: rebuilt from the segments
 
 
 class _Cursor:
@@ -72,7 +78,11 @@ class Wal:
         self._cursor_lock = threading.Lock()
         self._ledger_lock = threading.Lock()
         self._corrupt_records = rec.corrupt_records
+        self._missing_records = rec.missing_records
         self._torn_bytes = rec.torn_bytes_truncated
+        self._ledger_rebuilt = rec.ledger_rebuilt
+        self._head_saved_at = time.monotonic()
+        self._ledger_failing = False
         self._catalog = Catalog(rec.segments, head_id=rec.next_id - 1)
         self._cursors: dict[str, _Cursor] = {}
         for name, acked in rec.acked_through.items():
@@ -93,9 +103,10 @@ class Wal:
             max_bytes=config.max_size_mib << 20,
             retry_after_s=config.retry_after_s,
             on_rotate=self._collect_garbage,
+            on_group=self._refresh_head,
         )
         try:
-            self._persist(force=True)  # new cursors, pre-acked damage, next_id: on disk first
+            self._persist(force=True, strict=True)  # new cursors, pre-acked damage, next_id
         except BaseException:
             self._writer.close()
             raise
@@ -137,6 +148,13 @@ class Wal:
         RuntimeError once the WAL is closed or its writer failed.
         """
         return self._writer.submit(kind, payload)
+
+    def health(self) -> str | None:
+        """None while appends work; otherwise why they are refused (the disk is full — they
+        resume by themselves when space returns — or the writer failed for good)."""
+        if self._closed:
+            return "the WAL is closed"
+        return self._writer.health()
 
     def append(self, kind: int, payload: bytes) -> int:
         return self.submit(kind, payload).result()
@@ -219,7 +237,9 @@ class Wal:
             queued_bytes=self._writer.queued_bytes,
             cursors=cursors,
             corrupt_records=self._corrupt_records,
+            missing_records=self._missing_records,
             torn_bytes_truncated=self._torn_bytes,
+            ledger_rebuilt=self._ledger_rebuilt,
         )
 
     def close(self) -> None:
@@ -258,15 +278,43 @@ class Wal:
         if self._closed:
             raise RuntimeError("the WAL is closed")
 
-    def _persist(self, *, force: bool = False) -> None:
-        """Write the checkpoints to the ledger (atomically), then delete passed segments."""
+    def _persist(self, *, force: bool = False, strict: bool = False) -> None:
+        """Write the checkpoints to the ledger (atomically), then delete passed segments.
+
+        A ledger that cannot be written (the disk is full) leaves the old one in place: the
+        checkpoints stay in memory and are written with the next acknowledgement, nothing is
+        deleted meanwhile (deleting needs the new checkpoint on disk first), and a restart
+        would only replay a little more. `strict` (at open) raises instead.
+        """
         with self._ledger_lock:
             with self._cursor_lock:
                 acked = {name: c.tracker.acked_through for name, c in self._cursors.items()}
             if force or acked != self._persisted:
-                self._ledger.save(LedgerState(next_id=self._writer.next_id, acked_through=acked))
+                state = LedgerState(next_id=self._writer.next_id, acked_through=acked)
+                try:
+                    self._ledger.save(state)
+                except OSError as exc:
+                    if strict:
+                        raise
+                    if not self._ledger_failing:
+                        log.warning("WAL ledger cannot be written (%s); will retry", exc)
+                    self._ledger_failing = True
+                    return
+                if self._ledger_failing:
+                    log.warning("WAL ledger written again")
+                self._ledger_failing = False
                 self._persisted = acked
         self._collect_garbage()
+
+    def _refresh_head(self) -> None:
+        """After a group commit (writer thread): record next_id in the ledger at most every
+        HEAD_REFRESH_S, so that recovery knows which ids were handed out even while no
+        consumer acknowledges anything — records cut off the newest segment are then reported
+        as missing instead of vanishing unnoticed."""
+        now = time.monotonic()
+        if now - self._head_saved_at >= HEAD_REFRESH_S:
+            self._head_saved_at = now
+            self._persist(force=True)
 
     def _collect_garbage(self) -> None:
         persisted = self._persisted

@@ -7,16 +7,27 @@
                           publish to the catalog, then resolve every future of the group
 
 Callers never wait on I/O in `submit`: they take a lock long enough to queue, or get
-WalFullError at once when the bytes on disk plus the bytes queued would pass the cap. Any I/O
-error stops the writer for good: the futures in flight fail with it, later submits raise, and
-the next start recovers the files (what was written may or may not be there; nothing that was
-acknowledged is lost).
+WalFullError at once when the bytes on disk plus the bytes queued would pass the cap.
+
+A full disk (ENOSPC, EDQUOT) is weather, not a failure: the group that hit it is rolled back
+(the active segment truncated to its last durable frame, segments the group created removed,
+its ids given out again later, so ids stay contiguous), its futures fail with WalFullError
+(UNAVAILABLE + RetryInfo at the receivers: the clients keep the data and retry), and the
+writer is *full*: `submit` refuses at once, `health()` names the reason, and every
+`probe_interval_s` the writer reserves `group size + RESUME_HEADROOM` bytes in a scratch file
+(posix_fallocate) — once that works, it resumes by itself. Nothing acknowledged is touched.
+
+Any other I/O error (or a roll-back that fails) stops the writer for good: the futures in
+flight fail with it, later submits raise, and the next start recovers the files (what was
+written may or may not be there; nothing that was acknowledged is lost).
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +46,10 @@ log = logging.getLogger(__name__)
 
 SyncPolicy = Literal["always", "interval", "never"]
 _OPEN_FLAGS: Final = os.O_WRONLY | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+_DISK_FULL: Final = frozenset({errno.ENOSPC, errno.EDQUOT})
+# Free space to find, beyond the group that did not fit, before appending resumes.
+RESUME_HEADROOM: Final = 1 << 20
+PROBE_FILE: Final = "space-probe.tmp"
 
 _Pending = tuple[int, bytes, "Future[int]"]
 
@@ -68,6 +83,8 @@ class GroupCommitWriter:
         max_bytes: int,
         retry_after_s: float,
         on_rotate: Callable[[], None] | None = None,
+        on_group: Callable[[], None] | None = None,
+        probe_interval_s: float = 0.5,
     ) -> None:
         self._dir = directory
         self._catalog = catalog
@@ -78,6 +95,11 @@ class GroupCommitWriter:
         self._max_bytes = max_bytes
         self._retry_after_s = retry_after_s
         self._on_rotate = on_rotate
+        self._on_group = on_group
+        self._probe_interval_s = probe_interval_s
+        self._full: str | None = None  # why appends are refused until space returns
+        self._full_needs = 0  # bytes the refused group needed
+        self._created: list[Path] = []  # segment files the group being committed created
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._queue: list[_Pending] = []
@@ -104,6 +126,12 @@ class GroupCommitWriter:
     def queued_bytes(self) -> int:
         return self._queued_bytes
 
+    def health(self) -> str | None:
+        """None while appends work; otherwise why they do not (disk full, writer failed)."""
+        if self._error is not None:
+            return f"the WAL writer failed: {self._error}"
+        return self._full
+
     # ---- callers -----------------------------------------------------------------------------
 
     def submit(self, kind: int, payload: bytes) -> Future[int]:
@@ -124,6 +152,8 @@ class GroupCommitWriter:
                 raise RuntimeError("the WAL is closed")
             if self._error is not None:
                 raise RuntimeError(f"the WAL writer failed: {self._error}") from self._error
+            if self._full is not None:
+                raise WalFullError(self._full + "; retry later", delay_s=self._retry_after_s)
             if self._catalog.total_bytes + self._queued_bytes + size > self._max_bytes:
                 raise WalFullError(
                     f"the WAL is full ({self._max_bytes >> 20} MiB); retry later",
@@ -150,6 +180,9 @@ class GroupCommitWriter:
     def _run(self) -> None:
         try:
             while True:
+                if self._full is not None and not self._closing:
+                    self._wait_for_space()
+                    continue
                 with self._lock:
                     while not self._queue and not self._closing:
                         if self._dirty and self._sync == "interval":
@@ -180,6 +213,8 @@ class GroupCommitWriter:
         started = time.perf_counter()
         runs: list[_Run] = []
         segment = self._active
+        base = segment  # what a roll-back returns to
+        self._created = []
         pos = segment.size if segment is not None else 0
         run = _Run(segment) if segment is not None else None
         record_id = self._next_id
@@ -205,20 +240,23 @@ class GroupCommitWriter:
             assert run is not None
             self._write(run)
             runs.append(run)
-            self._next_id = record_id
             if self._sync == "always" or (
                 self._sync == "interval"
                 and time.monotonic() - self._last_sync >= self._sync_interval_s
             ):
                 self._fdatasync()
-        except BaseException as e:
-            self._next_id = record_id  # never reuse an id that may be on disk
-            with self._lock:  # before any waiter wakes: a retry must see the writer as failed
-                self._error = e
-            for _, _, future in batch:
-                if not future.done():
-                    future.set_exception(e)
+            self._next_id = record_id
+        except OSError as e:
+            group = sum(HEADER_SIZE + len(p) for _, p, _ in batch)
+            if e.errno in _DISK_FULL and self._roll_back(base):
+                self._enter_full(e, group, batch)
+                return
+            self._fail(e, record_id, batch)
             raise
+        except BaseException as e:
+            self._fail(e, record_id, batch)
+            raise
+
         group_bytes = 0
         for done in runs:
             self._catalog.publish(
@@ -235,6 +273,84 @@ class GroupCommitWriter:
         for done in runs:
             for future, rid in done.futures:
                 future.set_result(rid)
+        if self._on_group is not None:
+            self._on_group()
+
+    def _fail(self, e: BaseException, record_id: int, batch: list[_Pending]) -> None:
+        """Stop for good: fail the group, and never reuse an id that may be on disk."""
+        self._next_id = max(self._next_id, record_id)
+        with self._lock:  # before any waiter wakes: a retry must see the writer as failed
+            self._error = e
+        for _, _, future in batch:
+            if not future.done():
+                future.set_exception(e)
+
+    def _roll_back(self, base: Segment | None) -> bool:
+        """Undo a group that did not fit: remove the segments it created, cut the segment it
+        appended to back to its last published frame, reopen that for appending. True when
+        the files are as they were before the group (so its ids can be given out again)."""
+        try:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+            for path in self._created:
+                path.unlink(missing_ok=True)
+            if self._created:
+                fsync_dir(self._dir)
+            self._active = base
+            if base is not None:
+                self._fd = os.open(base.path, _OPEN_FLAGS)
+                os.ftruncate(self._fd, base.size)  # base.size: what the catalog published
+            self._dirty = base is not None
+            return True
+        except OSError:
+            log.exception("WAL writer could not roll back a group that hit a full disk")
+            return False
+
+    def _enter_full(self, e: OSError, group_bytes: int, batch: list[_Pending]) -> None:
+        reason = f"the disk holding the WAL is full ({e.strerror or e})"
+        log.error("%s: refusing appends (UNAVAILABLE + RetryInfo) until space returns", reason)
+        telemetry.WAL_DISK_FULL.inc()
+        with self._lock:
+            self._full = reason
+            self._full_needs = group_bytes
+            waiting, self._queue = self._queue, []
+            self._queued_bytes -= group_bytes + sum(HEADER_SIZE + len(p) for _, p, _ in waiting)
+        refusal = WalFullError(reason + "; retry later", delay_s=self._retry_after_s)
+        for _, _, future in [*batch, *waiting]:
+            if not future.done():
+                future.set_exception(refusal)
+
+    def _wait_for_space(self) -> None:
+        """While full: probe every probe_interval_s; resume when the space is there again."""
+        with self._lock:
+            self._wake.wait(self._probe_interval_s)
+            if self._closing:
+                return
+        if not self._space_for(self._full_needs + RESUME_HEADROOM):
+            return
+        log.warning("WAL: disk space is back; appends resume")
+        with self._lock:
+            self._full = None
+
+    def _space_for(self, nbytes: int) -> bool:
+        """Whether `nbytes` can be allocated next to the segments: reserve them for real in
+        a scratch file (free-space figures lie under quotas and reserved blocks)."""
+        path = self._dir / PROBE_FILE
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                os.posix_fallocate(fd, 0, nbytes)
+            finally:
+                os.close(fd)
+                path.unlink(missing_ok=True)
+        except OSError as e:
+            if e.errno in _DISK_FULL:
+                return False
+            if e.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+                raise
+            return shutil.disk_usage(self._dir).free >= nbytes
+        return True
 
     def _write(self, run: _Run) -> None:
         write_all(self._fd, run.bufs)
@@ -255,6 +371,7 @@ class GroupCommitWriter:
             self._fd = -1
         path = self._dir / segment_name(first_id)
         self._fd = os.open(path, _OPEN_FLAGS | os.O_CREAT | os.O_EXCL, 0o644)
+        self._created.append(path)
         fsync_dir(self._dir)  # the new name must survive a crash before its records are acked
         segment = Segment(first_id, path)
         self._active = segment

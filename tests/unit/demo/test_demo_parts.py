@@ -9,10 +9,18 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from driftline.cli.query import _ago
+from driftline.cli.query import ago_ns
 from driftline.demo import scenario
 from driftline.demo.model import FEATURES, V1, V2
-from driftline.demo.traffic import NEW_CATEGORY, Progress, make_batch
+from driftline.demo.traffic import (
+    CORRELATED,
+    CORRELATION,
+    MISSING_FEATURE,
+    MISSING_SHARE,
+    NEW_CATEGORY,
+    Progress,
+    make_batch,
+)
 
 
 def test_durations_by_name_and_seconds_and_refusals() -> None:
@@ -30,20 +38,20 @@ def test_iso_round_trips_through_the_cli_time_parser() -> None:
     ns = 1_764_620_103_123_000_000  # whole milliseconds, as the scenario records them
     text = scenario.iso(ns)
     assert text.endswith(".123Z")
-    assert _ago(text, now_ns=0) == ns
+    assert ago_ns(text, now_ns=0) == ns
     assert scenario.iso(ns + 999_999) == text  # truncated to the millisecond
 
 
 def test_cli_times_are_durations_or_absolute() -> None:
     now = 10**18
-    assert _ago("1h", now) == now - 3600 * 10**9
-    assert _ago("2026-12-01T20:15:03", now) == _ago("2026-12-01T20:15:03Z", now)
-    assert _ago("2026-12-01T21:15:03+01:00", now) == _ago("2026-12-01T20:15:03Z", now)
+    assert ago_ns("1h", now) == now - 3600 * 10**9
+    assert ago_ns("2026-12-01T20:15:03", now) == ago_ns("2026-12-01T20:15:03Z", now)
+    assert ago_ns("2026-12-01T21:15:03+01:00", now) == ago_ns("2026-12-01T20:15:03Z", now)
     expected = int(datetime(2026, 12, 1, 20, 15, 3, tzinfo=UTC).timestamp()) * 10**9
-    assert _ago("2026-12-01T20:15:03Z", now) == expected
-    assert _ago(None, now) == 0
+    assert ago_ns("2026-12-01T20:15:03Z", now) == expected
+    assert ago_ns(None, now) == 0
     with pytest.raises(ValueError, match="expected a duration"):
-        _ago("yesterday", now)
+        ago_ns("yesterday", now)
 
 
 def test_batches_are_seeded_and_only_two_features_shift() -> None:
@@ -53,7 +61,8 @@ def test_batches_are_seeded_and_only_two_features_shift() -> None:
     assert set(a.rows[0]) == set(FEATURES)
 
     def col(batch: object, name: str) -> np.ndarray:
-        return np.array([r[name] for r in batch.rows])  # type: ignore[attr-defined]
+        rows = batch.rows  # type: ignore[attr-defined]
+        return np.array([r[name] for r in rows if r[name] is not None])
 
     log_a, log_s = np.log(col(a, "amount")), np.log(col(shifted, "amount"))
     assert log_s.mean() - log_a.mean() == pytest.approx(0.6, abs=0.05)
@@ -65,6 +74,18 @@ def test_batches_are_seeded_and_only_two_features_shift() -> None:
         col(a, "distance_km").mean(), rel=0.1
     )
     assert np.mean(a.send_label) == pytest.approx(0.5, abs=0.03)
+    # the data problems drift cannot see: a missing-value burst and a correlation flip
+    carried = [r[MISSING_FEATURE] is not None for r in shifted.rows]
+    assert 1 - np.mean(carried) == pytest.approx(MISSING_SHARE, abs=0.02)
+    assert all(r[MISSING_FEATURE] is not None for r in a.rows)
+    x, y = CORRELATED
+    before = np.corrcoef(col(a, x), col(a, y))[0, 1]
+    after = np.corrcoef(col(shifted, x), col(shifted, y))[0, 1]
+    assert before == pytest.approx(CORRELATION, abs=0.05)
+    assert after == pytest.approx(-CORRELATION, abs=0.05)
+    for name in CORRELATED:  # each marginal stays put
+        assert col(shifted, name).mean() == pytest.approx(col(a, name).mean(), rel=0.05)
+        assert col(shifted, name).std() == pytest.approx(col(a, name).std(), rel=0.05)
 
 
 def test_version_2_is_worse_than_the_truth_it_is_scored_against() -> None:

@@ -105,7 +105,7 @@ def test_grafana_reads_the_tables_driftline_creates() -> None:
         )
     }
     dashboards = sorted((DEPLOY / "grafana/dashboards").glob("*.json"))
-    assert len(dashboards) == 3
+    assert len(dashboards) == 5  # latency, drift, traces, performance, runs
     for path in dashboards:
         doc = json.loads(path.read_text())
         for panel in doc["panels"]:

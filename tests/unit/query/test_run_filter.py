@@ -153,9 +153,11 @@ def test_compiled_sql_binds_every_user_value() -> None:
     assert "{f0:String}" in sql and "Array(String)" in sql
 
 
-def test_datasets_are_grammar_but_not_stored() -> None:
-    with pytest.raises(InvalidInputError, match="records no dataset inputs"):
-        compile_filter(parse_filter("datasets.name = 'train'"), {})
+def test_datasets_compile_to_an_exists_over_the_runs_inputs() -> None:
+    params: dict[str, object] = {}
+    sql = compile_filter(parse_filter("datasets.context = 'train'"), params)
+    assert sql.startswith("arrayExists(d -> d.4 AND d.3 = ")  # a context needs the tag
+    assert list(params.values()) == ["train"]
 
 
 def test_comparison_is_a_plain_value() -> None:

@@ -93,6 +93,8 @@ def receiver_config(
     max_attributes: int = 128,
     grpc_tls: TLSConfig | None = None,
     http_tls: TLSConfig | None = None,
+    body_read_timeout_s: float = 30.0,
+    max_in_flight_mib: int = 256,
 ) -> OtlpReceiverConfig:
     return OtlpReceiverConfig(
         protocols=OtlpProtocolsConfig(
@@ -104,6 +106,8 @@ def receiver_config(
             http=HttpReceiverConfig(
                 endpoint="127.0.0.1:0",
                 max_request_body_size_mib=max_mib,
+                body_read_timeout_s=body_read_timeout_s,
+                max_in_flight_mib=max_in_flight_mib,
                 tls=http_tls or TLSConfig(),
             ),
         ),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
+import pytest
+
 from driftline.report.html import DriftView, FeatureView, render_drift_report
 
 
@@ -61,3 +63,36 @@ def test_no_drift_below_the_share() -> None:
     )  # fmt: skip
     html = render_drift_report(view)
     assert "No dataset drift" in html and re.search(r"1 of 3 features drifted \(33%\)", html)
+
+
+def test_numerical_bins_are_a_histogram_on_their_edges() -> None:
+    """#11.1: bins with edges are drawn where they lie on the value axis (wider bins wider)."""
+    view = DriftView(
+        model="m", reference="r", current="c", drift_share=0.5,
+        features=[FeatureView(
+            name="amount", kind="numerical", method="wasserstein", score=0.4, threshold=0.1,
+            drifted=True, bins=["[0, 1)", "[1, 3)", "[3, 4]"], reference=[0.5, 0.3, 0.2],
+            current=[0.1, 0.3, 0.6], n_reference=10, n_current=10, edges=[0.0, 1.0, 3.0, 4.0],
+        )],
+        generated_at="now",
+    )  # fmt: skip
+    html = render_drift_report(view)
+    assert "no data to draw" not in html and "amount histograms" in html
+    parsed = Collector()
+    parsed.feed(html)
+    bars = [r for r in parsed.rects if r.get("fill") in ("#4C78A8", "#F58518")][:6]
+    widths = [float(r["width"]) for r in bars]
+    assert widths[2] == pytest.approx(2 * widths[0], rel=0.05)  # [1, 3) is twice [0, 1)
+    xs = [float(r["x"]) for r in bars]
+    assert xs == sorted(xs)
+    heights = [float(r["height"]) for r in bars]
+    assert heights[0] / heights[1] == pytest.approx(5.0, rel=0.01)  # ref 0.5, cur 0.1 in bin 0
+
+
+def test_a_window_without_data_says_no_data() -> None:
+    view = DriftView(
+        model="m", reference="r", current="c", drift_share=0.5, features=[], generated_at="now",
+        no_data=True,
+    )  # fmt: skip
+    html = render_drift_report(view)
+    assert "No data" in html and "No dataset drift" not in html

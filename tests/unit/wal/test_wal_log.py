@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from driftline import telemetry
-from driftline.errors import TooLargeError, WalCorruptionError, WalFullError
+from driftline.errors import DataDirInUseError, TooLargeError, WalFullError
 from driftline.wal import Wal, WalRecord
 from driftline.wal.segment import segment_name
 from tests.unit.wal.wal_helpers import config, payload_for, read_all, segments
@@ -310,7 +310,7 @@ def test_a_new_cursor_starts_at_the_oldest_record_on_disk(open_wal: OpenWal, wal
 
 def test_a_second_open_of_the_same_directory_is_refused(open_wal: OpenWal, wal_dir: Path) -> None:
     open_wal(config())
-    with pytest.raises(WalCorruptionError, match="locked by another open WAL"):
+    with pytest.raises(DataDirInUseError, match="locked by another open WAL"):
         Wal.open(config(), wal_dir, ["sink"])
 
 
@@ -318,11 +318,11 @@ def test_another_process_cannot_open_a_locked_directory(open_wal: OpenWal, wal_d
     open_wal(config())
     code = (
         "import sys\n"
-        "from driftline.errors import WalCorruptionError\n"
+        "from driftline.errors import DataDirInUseError\n"
         "from driftline.wal import Wal\n"
         "from tests.unit.wal.wal_helpers import config\n"
         f"try: Wal.open(config(), {str(wal_dir)!r}, ['sink'])\n"
-        "except WalCorruptionError as e: print(e); sys.exit(3)\n"
+        "except DataDirInUseError as e: print(e); sys.exit(3)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 3, done.stderr

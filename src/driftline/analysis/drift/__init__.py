@@ -1,15 +1,18 @@
-"""Data and prediction drift per feature, aggregated in ClickHouse, scored as Evidently does.
+"""Data and prediction drift per feature, scored as Evidently does — pure math, no I/O.
 
-Entry points: `drift_report(client, database, DriftRequest)` → `DriftReport` and
-`drift_reports(...)` → one report per `window_s` window of the current range.
+A drift question is answered in three steps (query/drift.py runs them): `plan` decides from
+the first aggregates which figures each feature needs, storage/drift_rows.py fetches them as
+`aggregates` types, and `score` turns them into one `DriftReport` per current window.
+
+    types        request and result (Window, DriftRequest, FeatureDrift, DriftReport)
+    aggregates   what the engine returns (SideStats, value counts, bin counts, W1/KS D, values)
+    plan         methods per (feature, window) and the statements each feature needs
+    score        aggregates → FeatureDrift / DriftReport
+    scores       the statistics, one per Evidently stattest
+    methods, selection, thresholds, binning   Evidently's registry, default choice, threshold
+                 precedence (and NannyML's chunk thresholds), binning rules
 """
 
-from driftline.analysis.drift.engine import (
-    EmptyWindowError,
-    drift_report,
-    drift_reports,
-    reference_thresholds,
-)
 from driftline.analysis.drift.types import (
     Distribution,
     DriftReport,
@@ -17,6 +20,7 @@ from driftline.analysis.drift.types import (
     FeatureDrift,
     Window,
 )
+from driftline.errors import EmptyWindowError
 
 __all__ = [
     "Distribution",
@@ -25,7 +29,4 @@ __all__ = [
     "EmptyWindowError",
     "FeatureDrift",
     "Window",
-    "drift_report",
-    "drift_reports",
-    "reference_thresholds",
 ]

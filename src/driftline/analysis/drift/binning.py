@@ -30,11 +30,6 @@ def sturges_edges(lo: float, hi: float, n_total: int) -> FloatArray:
     return np.linspace(lo, hi, n_bins + 1, endpoint=True)
 
 
-def histogram_shares(values: FloatArray, edges: FloatArray) -> FloatArray:
-    """np.histogram(values, edges)[0] / len(values): the numpy reference for the engine."""
-    return np.histogram(values, edges)[0] / len(values)
-
-
 def value_shares(
     ref_counts: Mapping[object, int], cur_counts: Mapping[object, int]
 ) -> tuple[list[object], FloatArray, FloatArray]:

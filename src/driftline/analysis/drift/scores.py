@@ -80,7 +80,7 @@ def z_test(ref_counts: Mapping[object, int], cur_counts: Mapping[object, int]) -
     pooled = (p1 * n1 + p2 * n2) / (n1 + n2)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = (p1 - p2) / np.sqrt(pooled * (1 - pooled) * (1.0 / n1 + 1.0 / n2))
-    return float(2 * (1 - stats.norm.cdf(np.abs(z))))
+    return float(2 * stats.norm.sf(np.abs(z)))  # a survival function: no underflow to 0
 
 
 def g_test(ref_counts: Mapping[object, int], cur_counts: Mapping[object, int]) -> float:

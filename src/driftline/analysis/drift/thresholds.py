@@ -9,9 +9,13 @@ side that means drift is used (upper for distances, lower for p-values).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
+
+from driftline.analysis.drift.methods import get_method
+from driftline.analysis.drift.types import DriftReport
 
 
 def resolve(
@@ -36,3 +40,15 @@ def std_threshold(
     arr = np.asarray(chunk_scores, dtype=np.float64)
     mean, std = float(np.nanmean(arr)), float(np.nanstd(arr))
     return mean + multiplier * std if upper else mean - multiplier * std
+
+
+def chunk_thresholds(chunks: Iterable[DriftReport], multiplier: float = 3.0) -> dict[str, float]:
+    """Per feature, `std_threshold` of its scores over the reference chunks (one report per
+    chunk): the upper side for distances, the lower side for p-values."""
+    scores: dict[str, list[float]] = defaultdict(list)
+    p_value: dict[str, bool] = {}
+    for report in chunks:
+        for f in report.features:
+            scores[f.feature].append(f.score)
+            p_value[f.feature] = get_method(f.method, f.kind).p_value
+    return {f: std_threshold(s, multiplier, upper=not p_value[f]) for f, s in scores.items()}

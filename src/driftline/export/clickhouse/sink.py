@@ -30,6 +30,7 @@ Rows in ClickHouse are a pure function of WAL bytes and plan ranges: replays are
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
@@ -39,12 +40,12 @@ from typing import Final, Protocol
 from driftline import telemetry
 from driftline.config.model import ClickHouseConfig, RetryConfig
 from driftline.errors import BatchTooLargeError, PermanentError, RepeatedFailureError
-from driftline.export.clickhouse.counting import count_items
 from driftline.export.clickhouse.plan import BatchPlan, PlanFile, SplitKey
 from driftline.export.consumer.loop import CursorReader, WalConsumer
+from driftline.export.otlp.encode.count import count_wire_items
 from driftline.export.records import Record, RecordSource
 from driftline.signals import Signal
-from driftline.storage.ingest_sql import statements_for
+from driftline.storage.ingest_plan import statements_for
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,8 @@ class Inserter(Protocol):
         payloads: Sequence[bytes],
         token: str,
         tables: Collection[str] | None = None,
+        *,
+        ids: Sequence[int] | None = None,
     ) -> None: ...
 
 
@@ -115,6 +118,8 @@ class ClickHouseSink(WalConsumer[SinkBatch]):
         # items costs ~1 ms per 1000 spans with the GIL held, so each record is counted once.
         self._counted: dict[int, int] = {}
         self._set_aside_ids: set[int] = set()
+        # flush_now(): a reader waits for what is pending (driftline.mlflow's read barrier).
+        self._hurry = threading.Event()
 
     def shutdown(self, grace_s: float) -> None:
         """An INSERT in flight cannot be interrupted: it gets at least the usual 30 s."""
@@ -124,6 +129,12 @@ class ClickHouseSink(WalConsumer[SinkBatch]):
         """Finish the batch in flight (if storage answers), then stop. Unacked records stay in
         the WAL and are replayed by the next start."""
         super().stop(timeout_s)
+
+    def flush_now(self) -> None:
+        """Write the batch being built without waiting for `flush_interval` (a reader waits
+        for it). While a batch is open the sink polls the WAL every 10 ms, so this is seen
+        within that."""
+        self._hurry.set()
 
     # ---- batching ----------------------------------------------------------------------------
 
@@ -168,19 +179,21 @@ class ClickHouseSink(WalConsumer[SinkBatch]):
             if rows >= cfg.max_rows or size >= max_bytes:
                 break
             remaining = deadline - time.monotonic()
-            if batch and remaining <= 0:
+            if batch and (remaining <= 0 or self._hurry.is_set()):
+                self._hurry.clear()
                 break
             if not batch:
                 deadline = time.monotonic() + cfg.flush_interval_s
                 remaining = cfg.flush_interval_s
-            reader.read(_READ_MAX_RECORDS, max_bytes - size, min(max(remaining, 0.01), 0.5))
+            poll = 0.01 if batch else 0.5  # an open batch: notice flush_now() soon
+            reader.read(_READ_MAX_RECORDS, max_bytes - size, min(max(remaining, 0.01), poll))
         return batch
 
     def _rows(self, record: Record) -> int:
         rows = self._counted.get(record.id)
         if rows is None:
             try:
-                rows = count_items(Signal(record.kind), record.payload)
+                rows = count_wire_items(Signal(record.kind), record.payload)
             except Exception:
                 rows = 1  # undecodable here; ClickHouse will decide, the split sets it aside
             self._counted[record.id] = rows
@@ -232,6 +245,13 @@ class ClickHouseSink(WalConsumer[SinkBatch]):
                 self._set_aside_ids.add(records[0].id)
                 return
             failing = _failing(e, tables)
+            ranges = getattr(e, "ranges", ())  # the inserter's refused sub-ranges, if it split
+            if ranges and list(ranges) != [(0, len(records))]:
+                for lo, hi in ranges:  # the other sub-ranges landed under their own tokens
+                    part = records[lo:hi]
+                    sub = f"{token}@{part[0].id}-{part[-1].id}"
+                    self._insert(signal, part, sub, failing, plan, retry)
+                return
             log.warning(
                 "clickhouse: %d %s records (ids %d..%d) failed in %s (%s); splitting",
                 len(records), signal.name.lower(), key[1], key[2], ", ".join(sorted(failing)), e,
@@ -267,8 +287,9 @@ class ClickHouseSink(WalConsumer[SinkBatch]):
         retry: RetryConfig | None,
     ) -> None:
         payloads = [r.payload for r in records]
+        ids = [r.id for r in records]
         self.retry(
-            lambda: self._inserter.insert(signal, payloads, token, tables),
+            lambda: self._inserter.insert(signal, payloads, token, tables, ids=ids),
             retry or self._config.retry_on_failure,
             what=f"insert of {len(records)} {signal.name.lower()} records",
             retry_too_large=len(records) == 1,  # a batch that can be split is not repeated

@@ -1,5 +1,5 @@
 """The analytics behind one derived-signal round, per model: the same functions the query API
-answers with (analysis.drift, analysis.latency), so /metrics and GetDrift/GetLatency agree.
+answers with (query.drift, query.latency), so /metrics and GetDrift/GetLatency agree.
 
 Windows end at the round's `now_ns`: latency over [now − latency_window, now), drift of
 [now − drift.window, now) against the `drift.reference` span just before it, both per version.
@@ -13,19 +13,25 @@ from typing import Final
 
 from clickhouse_connect.driver.client import Client
 
-from driftline.analysis import latency as latency_mod
-from driftline.analysis.drift import DriftRequest, Window, drift_report
+from driftline.analysis import quality as dq
+from driftline.analysis.drift import DriftRequest, Window
 from driftline.config.derived import DerivedConfig
 from driftline.config.model import SloConfig
 from driftline.export.derived.types import (
     DriftSnapshot,
+    FeatureQualityPoint,
     FeatureScore,
     LatencySnapshot,
+    MultivariateSnapshot,
+    QualitySnapshot,
     SloBurn,
 )
-from driftline.storage import derived_sql
-from driftline.storage.client import qualify
+from driftline.query import latency as latency_mod
+from driftline.query import quality as quality_query
+from driftline.query.drift import drift_report
+from driftline.storage import derived_rows
 from driftline.storage.latency_sql import QUANTILES, Range
+from driftline.storage.quality_sql import Scope
 
 S: Final = 10**9
 
@@ -34,11 +40,9 @@ def recent_model_versions(
     client: Client, database: str, cfg: DerivedConfig, now_ns: int
 ) -> list[tuple[str, str]]:
     lookback_s = max(cfg.drift.window_s, cfg.latency_window_s)
-    sql, params = derived_sql.recent_model_versions(
-        now_ns - int(lookback_s * S), now_ns, cfg.models
+    return derived_rows.recent_model_versions(
+        client, database, now_ns - int(lookback_s * S), now_ns, cfg.models
     )
-    rows = client.query(qualify(sql, database), parameters=params).result_rows
-    return [(str(m), str(v)) for m, v in rows]
 
 
 def latency_by_version(
@@ -114,3 +118,56 @@ def burns(client: Client, database: str, slo: SloConfig, now_ns: int) -> list[Sl
         SloBurn(slo.model, slo.version, label, _duration_label(s), rate)
         for s, rate in sorted(by_window.items())
     ]
+
+
+def _scopes(version: str, cfg: DerivedConfig, now_ns: int) -> tuple[Scope, Scope]:
+    """The drift windows: the last `drift.window`, and the `drift.reference` span before it."""
+    start = now_ns - int(cfg.drift.window_s * S)
+    return Scope(start - int(cfg.drift.reference_s * S), start, version), Scope(
+        start, now_ns, version
+    )
+
+
+def _check_value(feature: dq.FeatureQuality, name: str) -> float:
+    check = feature.check(name)
+    return check.value if check is not None else float("nan")
+
+
+def quality(
+    client: Client, database: str, model: str, version: str, cfg: DerivedConfig, now_ns: int
+) -> QualitySnapshot | None:
+    """The current drift window's data quality; None when it has no inferences."""
+    ref, cur = _scopes(version, cfg, now_ns)
+    answer = quality_query.data_quality(
+        client, database, quality_query.QualityRequest(model, ref, cur)
+    )
+    if answer.no_data:
+        return None
+    window = answer.windows[-1]
+    return QualitySnapshot(
+        features=tuple(
+            FeatureQualityPoint(
+                f.feature,
+                _check_value(f, dq.MISSING),
+                _check_value(f, dq.UNSEEN),
+                _check_value(f, dq.OUT_OF_RANGE),
+                f.flagged,
+            )
+            for f in window.features
+        ),
+        flagged=window.flagged,
+    )
+
+
+def multivariate(
+    client: Client, database: str, model: str, version: str, cfg: DerivedConfig, now_ns: int
+) -> MultivariateSnapshot | None:
+    """The current drift window's reconstruction error; None when it has no inferences."""
+    ref, cur = _scopes(version, cfg, now_ns)
+    request = quality_query.MultivariateRequest(model, ref, cur, classifier=False)
+    answer = quality_query.multivariate_drift(client, database, request)
+    if answer.no_data:
+        return None
+    error = answer.windows[-1].error
+    upper = error.upper if error.upper is not None else float("nan")
+    return MultivariateSnapshot(error.value, upper, error.alert)

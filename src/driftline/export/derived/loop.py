@@ -105,7 +105,33 @@ class DerivedSignals:
                 drift = self._part(
                     model, "drift", compute.drift, client, db, model, version, cfg, now
                 )
-                models.append(ModelSnapshot(model, version, drift, (latency or {}).get(version)))
+                quality = (
+                    self._part(
+                        model, "quality", compute.quality, client, db, model, version, cfg, now
+                    )
+                    if cfg.quality
+                    else None
+                )
+                multivariate = (
+                    self._part(
+                        model,
+                        "multivariate",
+                        compute.multivariate,
+                        client,
+                        db,
+                        model,
+                        version,
+                        cfg,
+                        now,
+                    )
+                    if cfg.multivariate
+                    else None
+                )
+                models.append(
+                    ModelSnapshot(
+                        model, version, drift, (latency or {}).get(version), quality, multivariate
+                    )
+                )
                 if drift is not None and self._on_drift is not None:
                     try:
                         self._on_drift(model, version, drift.detected, drift.share)

@@ -14,6 +14,13 @@ unit `s`.
   driftline.error_rate       1            model version                   driftline_error_rate
   driftline.inferences       {inference}  model version (latency_window)  driftline_inferences
   driftline.slo.burn_rate    1            model version slo window        driftline_slo_burn_rate
+  driftline.quality.missing_share       model version feature  (unit 1)
+  driftline.quality.unseen_share        model version feature
+  driftline.quality.out_of_range_share  model version feature
+  driftline.quality.flagged             model version (0 or 1)
+  driftline.multivariate.error          model version
+  driftline.multivariate.threshold      model version
+  (Prometheus: the same names with dots → underscores)
 
 Drift scores are the method's own statistic: a distance (higher = more drift) or a p-value
 (lower = more drift; `ks`, `chisquare`, `z`, ...): compare with driftline.drift.threshold.
@@ -21,6 +28,7 @@ Drift scores are the method's own statistic: a distance (higher = more drift) or
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Final
 
@@ -70,9 +78,30 @@ BURN_RATE: Final = MetricSpec(
     "driftline.slo.burn_rate", "1", "SLO error-budget burn rate over a window.",
     (*_MV, "slo", "window"),
 )  # fmt: skip
+_MVF = (*_MV, "feature")
+MISSING_SHARE: Final = MetricSpec(
+    "driftline.quality.missing_share", "1", "Share of inferences missing the feature.", _MVF
+)
+UNSEEN_SHARE: Final = MetricSpec(
+    "driftline.quality.unseen_share", "1", "Share of a category the reference never had.", _MVF
+)
+OUT_OF_RANGE_SHARE: Final = MetricSpec(
+    "driftline.quality.out_of_range_share", "1",
+    "Share of numbers outside the reference's range.", _MVF,
+)  # fmt: skip
+QUALITY_FLAGGED: Final = MetricSpec(
+    "driftline.quality.flagged", "1", "1 when any data-quality check of the model alerts.", _MV
+)
+MULTIVARIATE_ERROR: Final = MetricSpec(
+    "driftline.multivariate.error", "1", "Mean PCA reconstruction error (NannyML).", _MV
+)
+MULTIVARIATE_THRESHOLD: Final = MetricSpec(
+    "driftline.multivariate.threshold", "1", "Upper threshold of the reconstruction error.", _MV
+)
 SPECS: Final = (
     DRIFT_SCORE, DRIFT_THRESHOLD, DRIFT_SHARE, DRIFT_DETECTED, LATENCY, ERROR_RATE, INFERENCES,
-    BURN_RATE,
+    BURN_RATE, MISSING_SHARE, UNSEEN_SHARE, OUT_OF_RANGE_SHARE, QUALITY_FLAGGED,
+    MULTIVARIATE_ERROR, MULTIVARIATE_THRESHOLD,
 )  # fmt: skip
 
 Point = tuple[tuple[str, ...], float]  # label values in spec order, value
@@ -89,6 +118,18 @@ def series(snapshot: Snapshot) -> dict[MetricSpec, list[Point]]:
                 out[DRIFT_THRESHOLD].append(((*mv, f.feature, f.method), f.threshold))
             out[DRIFT_SHARE].append((mv, m.drift.share))
             out[DRIFT_DETECTED].append((mv, float(m.drift.detected)))
+        if m.quality is not None:
+            for fq in m.quality.features:
+                at = (*mv, fq.feature)
+                out[MISSING_SHARE].append((at, fq.missing_share))
+                if not math.isnan(fq.unseen_share):
+                    out[UNSEEN_SHARE].append((at, fq.unseen_share))
+                if not math.isnan(fq.out_of_range_share):
+                    out[OUT_OF_RANGE_SHARE].append((at, fq.out_of_range_share))
+            out[QUALITY_FLAGGED].append((mv, float(m.quality.flagged)))
+        if m.multivariate is not None:
+            out[MULTIVARIATE_ERROR].append((mv, m.multivariate.error))
+            out[MULTIVARIATE_THRESHOLD].append((mv, m.multivariate.upper_threshold))
         if m.latency is not None:
             for q, seconds in m.latency.quantiles_s:
                 out[LATENCY].append(((*mv, f"{q:g}"), seconds))

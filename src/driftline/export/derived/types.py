@@ -29,11 +29,35 @@ class LatencySnapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class FeatureQualityPoint:
+    feature: str
+    missing_share: float
+    unseen_share: float  # NaN for numerical features
+    out_of_range_share: float  # NaN for categorical features
+    flagged: bool
+
+
+@dataclass(frozen=True, slots=True)
+class QualitySnapshot:
+    features: tuple[FeatureQualityPoint, ...]
+    flagged: bool  # any feature flagged, or duplicate inference ids
+
+
+@dataclass(frozen=True, slots=True)
+class MultivariateSnapshot:
+    error: float  # mean reconstruction error of the current window
+    upper_threshold: float
+    alert: bool
+
+
+@dataclass(frozen=True, slots=True)
 class ModelSnapshot:
     model: str
     version: str
     drift: DriftSnapshot | None = None  # None: no drift this round (empty window or failure)
     latency: LatencySnapshot | None = None
+    quality: QualitySnapshot | None = None
+    multivariate: MultivariateSnapshot | None = None
 
 
 @dataclass(frozen=True, slots=True)
