@@ -15,7 +15,7 @@ from clickhouse_connect.driver.client import Client
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from driftline.config.model import BatchConfig, ClickHouseConfig, RetryConfig, WalConfig
-from driftline.errors import RetryableError
+from driftline.errors import RetryableError, UnavailableError
 from driftline.export.clickhouse.plan import BatchPlan, PlanFile
 from driftline.export.clickhouse.sink import CURSOR, ClickHouseSink
 from driftline.signals import Signal
@@ -96,7 +96,7 @@ class FlakyStorage:
     ) -> None:
         if self.down:
             self.failures += 1
-            raise RetryableError("Connection refused (storage down)")
+            raise UnavailableError("Connection refused (storage down)")
         self.inner.insert(signal, payloads, token, tables, ids=ids)
         if self.after_insert is not None:
             self.after_insert()

@@ -23,8 +23,8 @@ from driftline.api.auth import BearerTokenInterceptor
 from driftline.api.quality_service import SERVICE_NAME as QUALITY_SERVICE_NAME
 from driftline.api.quality_service import QualityServicer
 from driftline.api.query_service import SERVICE_NAME, QueryServicer
-from driftline.config.model import QueryConfig, RunsConfig, SloConfig, TLSConfig
-from driftline.errors import ConfigError, ListenError
+from driftline.config.model import QueryConfig, RunsConfig, SloConfig
+from driftline.listen import bind_grpc
 from driftline.receiver.ingest import DurableLog
 
 MIB: Final = 1 << 20
@@ -92,7 +92,9 @@ async def start_query_server(
         [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
     )
     try:
-        port = _bind(server, config)
+        port = bind_grpc(
+            server, config.endpoint, config.tls, what="query API", config_path=_CONFIG_PATH
+        )
     except BaseException:
         servicer.close()
         run_servicer.close()
@@ -118,34 +120,3 @@ def _close_with(server: grpc.aio.Server, *servicers: Any) -> None:
                 await asyncio.to_thread(servicer.close)
 
     server.stop = stop_and_close
-
-
-def _bind(server: grpc.aio.Server, config: QueryConfig) -> int:
-    endpoint = config.endpoint
-    try:
-        if config.tls.enabled:
-            port = server.add_secure_port(endpoint, _server_credentials(config.tls))
-        else:
-            port = server.add_insecure_port(endpoint)
-    except RuntimeError as exc:
-        raise ListenError("query API", endpoint, "query.endpoint", str(exc)) from exc
-    if not port:
-        raise ListenError("query API", endpoint, "query.endpoint", "the address is not available")
-    return int(port)
-
-
-def _server_credentials(tls: TLSConfig) -> grpc.ServerCredentials:
-    key = _read(tls.key_file, "key_file")
-    cert = _read(tls.cert_file, "cert_file")
-    client_ca = _read(tls.client_ca_file, "client_ca_file") if tls.client_ca_file else None
-    return grpc.ssl_server_credentials(
-        [(key, cert)], root_certificates=client_ca, require_client_auth=client_ca is not None
-    )
-
-
-def _read(path: str, key: str) -> bytes:
-    try:
-        with open(path, "rb") as file:
-            return file.read()
-    except OSError as exc:
-        raise ConfigError([f"{_CONFIG_PATH}.tls.{key}: cannot read {path!r}: {exc}"]) from None

@@ -28,6 +28,7 @@ DEFAULT_MAX_RECV_MIB: Final = 64  # the OTLP spec's recommendation
 DEFAULT_SEGMENT_MIB: Final = 64
 DEFAULT_WAL_MAX_MIB: Final = 4096
 DEFAULT_BATCH_MAX_ROWS: Final = 50_000
+DEFAULT_PERMANENT_AFTER: Final = 5  # attempts of one error on the same data before it is a refusal
 DEFAULT_BATCH_MAX_MIB: Final = 32
 DEFAULT_FLUSH_INTERVAL_S: Final = 1.0
 DEFAULT_DEDUP_WINDOW: Final = 1000
@@ -156,7 +157,13 @@ class WalConfig:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RetryConfig:
-    """`retry_on_failure`, with the Collector's defaults. max_elapsed 0 = retry forever."""
+    """`retry_on_failure`, with the Collector's defaults. max_elapsed 0 = retry forever.
+
+    One semantics for every WAL consumer (export/consumer/backoff.py): the n-th wait is
+    min(initial · multiplierⁿ⁻¹, max_interval) · (1 ± randomization_factor), or the server's
+    delay when it sent one. `permanent_after`: an error that is not the destination being down
+    (UnavailableError) and repeats this many times on the same data is a refusal of that data
+    (the sink sets the records aside in the quarantine); 0 = no bound."""
 
     enabled: bool = True
     initial_interval_s: float = 5.0
@@ -164,6 +171,7 @@ class RetryConfig:
     multiplier: float = 1.5
     randomization_factor: float = 0.5
     max_elapsed_time_s: float = 0.0  # the WAL keeps data, so the sink never gives up by default
+    permanent_after: int = DEFAULT_PERMANENT_AFTER
 
     def validate(self, path: str) -> list[str]:
         problems = []
@@ -175,6 +183,8 @@ class RetryConfig:
             problems.append(f"{path}.multiplier: must be >= 1")
         if not 0 <= self.randomization_factor <= 1:
             problems.append(f"{path}.randomization_factor: must be within [0, 1]")
+        if self.permanent_after < 0:
+            problems.append(f"{path}.permanent_after: must be >= 0 (0: no bound)")
         return problems
 
 

@@ -1,6 +1,7 @@
 """What a WAL consumer (the ClickHouse sink, each OTLP forwarder) sees of the WAL: records read
-through its own cursor and acknowledged by id range. Protocols, so tests can feed consumers
-without a WAL on disk."""
+through its own cursor, acknowledged by id range, and — after a consumer lost track of what it
+read — read again from the checkpoint. Protocols, so tests can feed consumers without a WAL on
+disk."""
 
 from __future__ import annotations
 
@@ -18,9 +19,10 @@ class Record(Protocol):
 
 
 class RecordSource(Protocol):
-    """Read through a cursor, acknowledge a finished range on it."""
+    """Read through a cursor, acknowledge a finished range on it, rewind it to its checkpoint."""
 
     def read(
         self, cursor: str, max_records: int, max_bytes: int, timeout_s: float
     ) -> Sequence[Record]: ...
     def ack(self, cursor: str, first_id: int, last_id: int) -> None: ...
+    def rewind(self, cursor: str) -> None: ...

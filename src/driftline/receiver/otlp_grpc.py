@@ -14,8 +14,8 @@ from typing import Any, Final
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from driftline.config.model import GrpcReceiverConfig, OtlpReceiverConfig, TLSConfig
-from driftline.errors import ConfigError, ListenError
+from driftline.config.model import OtlpReceiverConfig
+from driftline.listen import bind_grpc
 from driftline.processors import IngestTransform
 from driftline.receiver._otlp import OTLP_SIGNALS, OtlpSignal
 from driftline.receiver.auth import BearerAuth
@@ -119,42 +119,10 @@ async def start_otlp_grpc_server(
         health_servicer = IngestHealthServicer(ready)
         services.append("")
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    port = _bind(server, grpc_config)
+    port = bind_grpc(
+        server, grpc_config.endpoint, grpc_config.tls, what="OTLP/gRPC", config_path=_CONFIG_PATH
+    )
     for service in services:
         await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
     await server.start()
     return server, port
-
-
-_ENDPOINT_KEY = "receivers.otlp.protocols.grpc.endpoint"
-
-
-def _bind(server: grpc.aio.Server, grpc_config: GrpcReceiverConfig) -> int:
-    endpoint = grpc_config.endpoint
-    try:
-        if grpc_config.tls.enabled:
-            port = server.add_secure_port(endpoint, _server_credentials(grpc_config.tls))
-        else:
-            port = server.add_insecure_port(endpoint)
-    except RuntimeError as exc:
-        raise ListenError("OTLP/gRPC", endpoint, _ENDPOINT_KEY, str(exc)) from exc
-    if not port:
-        raise ListenError("OTLP/gRPC", endpoint, _ENDPOINT_KEY, "the address is not available")
-    return int(port)
-
-
-def _server_credentials(tls: TLSConfig) -> grpc.ServerCredentials:
-    key = _read(tls.key_file, "key_file")
-    cert = _read(tls.cert_file, "cert_file")
-    client_ca = _read(tls.client_ca_file, "client_ca_file") if tls.client_ca_file else None
-    return grpc.ssl_server_credentials(
-        [(key, cert)], root_certificates=client_ca, require_client_auth=client_ca is not None
-    )
-
-
-def _read(path: str, key: str) -> bytes:
-    try:
-        with open(path, "rb") as file:
-            return file.read()
-    except OSError as exc:
-        raise ConfigError([f"{_CONFIG_PATH}.tls.{key}: cannot read {path!r}: {exc}"]) from None

@@ -33,7 +33,7 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError, OperationalError
 
 from driftline import telemetry
-from driftline.errors import PermanentError, RetryableError
+from driftline.errors import BatchTooLargeError, PermanentError, RetryableError, UnavailableError
 from driftline.signals import Signal
 from driftline.storage.client import Target
 from driftline.storage.ingest_base import IngestStatement
@@ -62,6 +62,22 @@ _PERMANENT_CODES: Final = frozenset(
         1000,  # POCO_EXCEPTION (malformed message seen from chDB's Protobuf reader)
     }
 )
+# Codes that say the engine itself cannot take writes now (no space, overloaded, timed out),
+# whatever the data: retried without the `permanent_after` bound.
+_UNAVAILABLE_CODES: Final = frozenset(
+    {
+        159,  # TIMEOUT_EXCEEDED
+        202,  # TOO_MANY_SIMULTANEOUS_QUERIES
+        209,  # SOCKET_TIMEOUT
+        210,  # NETWORK_ERROR
+        236,  # ABORTED
+        243,  # NOT_ENOUGH_SPACE
+        252,  # TOO_MANY_PARTS
+        394,  # QUERY_WAS_CANCELLED
+    }
+)
+_MEMORY_LIMIT_EXCEEDED: Final = 241
+_NO_SPACE: Final = ("No space left on device", "errno: 28", "ENOSPC")
 _CODE_PREFIX: Final = "Code: "
 
 
@@ -83,7 +99,10 @@ def length_delimited(payloads: Sequence[bytes]) -> bytes:
 
 
 def classify(error: Exception) -> PermanentError | RetryableError:
-    """Map a clickhouse-connect error to our error tree by the server's numeric code."""
+    """Map a clickhouse-connect error to our error tree by the server's numeric code: no code
+    (unreachable, an OSError) or an engine-state code → UnavailableError; 241 →
+    BatchTooLargeError; a known data error → PermanentError; any other code → RetryableError
+    (which the consumer turns permanent if it keeps repeating on the same data)."""
     text = str(error)
     code = None
     if _CODE_PREFIX in text:
@@ -91,6 +110,10 @@ def classify(error: Exception) -> PermanentError | RetryableError:
         code = int(digits) if digits.isdigit() else None
     if code in _PERMANENT_CODES:
         return PermanentError(text)
+    if code == _MEMORY_LIMIT_EXCEEDED:
+        return BatchTooLargeError(text)
+    if code is None or code in _UNAVAILABLE_CODES or any(s in text for s in _NO_SPACE):
+        return UnavailableError(text)
     return RetryableError(text)
 
 
@@ -212,17 +235,31 @@ class ProtobufInserter:
             sub_token = f"{token}@{names[lo]}-{names[hi - 1]}"
             tasks += self._tasks(statements, payloads[lo:hi], sub_token, (lo, hi), stem)
         if self._target.embedded:
-            for task in {t.file: t for t in tasks}.values():
-                task.file.write_bytes(task.blob)
+            try:
+                for task in {t.file: t for t in tasks}.values():
+                    task.file.write_bytes(task.blob)
+            except OSError as e:  # e.g. ENOSPC: storage cannot take anything now
+                for task in tasks:
+                    task.file.unlink(missing_ok=True)
+                raise UnavailableError(f"cannot stage the insert in {self._tmp_dir}: {e}") from e
         try:
             failures = self._run(signal, tasks)
         finally:
             if self._target.embedded:
                 for task in tasks:
                     task.file.unlink(missing_ok=True)
+        unavailable = [e for _, e in failures if isinstance(e, UnavailableError)]
+        if unavailable:
+            raise unavailable[0]  # storage trouble: retry everything (tokens make it safe)
         retryable = [e for _, e in failures if isinstance(e, RetryableError)]
         if retryable:
-            raise retryable[0]  # storage trouble: retry everything (tokens make it safe)
+            # Too large, or unclassified: each names every failing table, so a split (other
+            # tokens) goes to those only; a plain retry (same tokens) is safe for all.
+            detail = "; ".join(f"{t.statement.table} {t.token}: {e}" for t, e in failures)
+            failed = frozenset(t.statement.table for t, _ in failures)
+            if any(isinstance(e, BatchTooLargeError) for e in retryable):
+                raise BatchTooLargeError(detail, tables=failed)
+            raise RetryableError(detail, tables=failed)
         if failures:
             detail = "; ".join(f"{t.statement.table} {t.token}: {e}" for t, e in failures)
             refused = frozenset(t.statement.table for t, _ in failures)

@@ -1,20 +1,34 @@
 """The sink's batch plan: the WAL record range it is inserting, written down before the first
-INSERT attempt. After a crash the sink replays exactly that range, so the rebuilt INSERTs carry
-the same `insert_deduplication_token`s and ClickHouse drops what already landed.
+INSERT attempt, and every split of it (a sub-range some tables refused or ran out of memory
+on), written down before the halves are inserted.
+
+After a crash the sink replays exactly that range and takes the same splits, so the rebuilt
+INSERTs carry the same `insert_deduplication_token`s (a sub-range's token names its ids) and
+ClickHouse drops what already landed. Splits must be remembered because a refusal for memory
+(241) need not repeat: without the record, a replay could insert a whole range whose halves
+already landed — duplicates.
+
+    {"first_id": 17, "last_id": 80,
+     "split": [[1, 17, 80, ["otel_traces"]], [1, 49, 80, ["otel_traces"]]]}
+               signal, first id, last id, the tables that failed there
 """
 
 from __future__ import annotations
 
 import json
-import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from driftline.wal.fsio import replace_atomically
 
-@dataclass(frozen=True, slots=True)
+SplitKey = tuple[int, int, int]  # (signal kind, first id, last id) of one sub-range
+
+
+@dataclass(slots=True)
 class BatchPlan:
     first_id: int
     last_id: int
+    split: dict[SplitKey, frozenset[str]] = field(default_factory=dict, compare=False)
 
     @property
     def token(self) -> str:
@@ -22,7 +36,7 @@ class BatchPlan:
 
 
 class PlanFile:
-    """One JSON file, replaced atomically (write tmp, fsync, rename, fsync dir)."""
+    """One JSON file, replaced atomically and durably (wal/fsio.replace_atomically)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -31,7 +45,11 @@ class PlanFile:
     def load(self) -> BatchPlan | None:
         try:
             data = json.loads(self.path.read_text())
-            return BatchPlan(int(data["first_id"]), int(data["last_id"]))
+            split = {
+                (int(kind), int(first), int(last)): frozenset(str(t) for t in tables)
+                for kind, first, last, tables in data.get("split", [])
+            }
+            return BatchPlan(int(data["first_id"]), int(data["last_id"]), split)
         except FileNotFoundError:
             return None
         except (ValueError, KeyError, TypeError):
@@ -40,14 +58,9 @@ class PlanFile:
             return None
 
     def save(self, plan: BatchPlan) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        with open(tmp, "w") as f:
-            json.dump({"first_id": plan.first_id, "last_id": plan.last_id}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        data = {
+            "first_id": plan.first_id,
+            "last_id": plan.last_id,
+            "split": [[*key, sorted(tables)] for key, tables in plan.split.items()],
+        }
+        replace_atomically(self.path, json.dumps(data).encode())

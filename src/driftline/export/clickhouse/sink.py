@@ -1,17 +1,30 @@
 """The ClickHouse sink: WAL cursor "clickhouse" → batch plan → INSERTs → acknowledgement.
 
-    loop:
-      batch  = records from the cursor until max_rows / max_size / flush_interval
-               (after a restart: exactly the range of the saved plan, if it was not acked)
-      plan   = (first_id, last_id) saved durably          ← before the first INSERT attempt
-      for each signal in the batch, for each of its tables:
-          INSERT … SETTINGS insert_deduplication_token = "wal-<first>-<last>:<table>"
-          retryable error → back off (jittered exponential) and retry the same statement
-          permanent error → bisect that table's records; set aside only the ones refused
-      ack(first_id, last_id)                               ← segments can now be deleted
+A WalConsumer (export/consumer/loop.py) with one worker, so one batch is in flight and the
+plan is a single range:
 
-One batch is in flight at a time, so the plan is a single range. Rows in ClickHouse are a pure
-function of WAL bytes and plan ranges: replays are exactly-once.
+    next_batch: records from the cursor until max_rows / max_size / flush_interval
+                (after a restart: exactly the range of the saved plan, if it was not acked)
+    deliver:    plan = (first_id, last_id) saved durably       ← before the first INSERT attempt
+                for each signal in the batch, its records into its tables:
+                  INSERT … SETTINGS insert_deduplication_token = "wal-<first>-<last>:<table>"
+                  retryable → back off and retry the same statement (retry_on_failure)
+                  refused, too large (241), or the same error `permanent_after` times
+                        → split (below)
+                then the framework acknowledges (first_id, last_id)
+
+Split. The failing tables (only those: the others hold every row already) get the two halves,
+each with its own token "<token>/<first>-<last>", recursively. A half that still fails is split
+again; a single record that is refused is set aside in the quarantine (kept on disk, counted,
+replayable) and the rest of the batch lands — a refused record never blocks the ones behind
+it. A single record that is too large alone is retried like a transient error, then (after
+`permanent_after` attempts) set aside too. Every split is written into the plan before its
+halves are inserted, so a replay after a crash takes the same splits (plan.py).
+
+Once a batch was refused for repeating an error, its halves failing with that error again are
+refused at the second attempt: the data is known to be the cause.
+
+Rows in ClickHouse are a pure function of WAL bytes and plan ranges: replays are exactly-once.
 """
 
 from __future__ import annotations
@@ -19,32 +32,27 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
-
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_delay,
-    stop_never,
-    wait_exponential_jitter,
-)
+from typing import Final, Protocol
 
 from driftline import telemetry
-from driftline.config.model import ClickHouseConfig
-from driftline.errors import PermanentError, RetryableError
-from driftline.export.clickhouse.plan import BatchPlan, PlanFile
+from driftline.config.model import ClickHouseConfig, RetryConfig
+from driftline.errors import BatchTooLargeError, PermanentError, RepeatedFailureError
+from driftline.export.clickhouse.plan import BatchPlan, PlanFile, SplitKey
+from driftline.export.consumer.loop import CursorReader, WalConsumer
 from driftline.export.otlp.encode.count import count_wire_items
 from driftline.export.records import Record, RecordSource
 from driftline.signals import Signal
+from driftline.storage.ingest_plan import statements_for
 
 log = logging.getLogger(__name__)
 
-CURSOR = "clickhouse"
-_READ_MAX_RECORDS = 64
+CURSOR: Final = "clickhouse"
+_READ_MAX_RECORDS: Final = 64
+_REPLAY_READ_BYTES: Final = 64 << 20
+_KNOWN_CAUSE_ATTEMPTS: Final = 2
 
 
 class Inserter(Protocol):
@@ -59,17 +67,38 @@ class Inserter(Protocol):
     ) -> None: ...
 
 
-def _refusing(error: PermanentError) -> frozenset[str] | None:
-    """The tables that refused (TablesRefusedError), or None: all of the signal's tables."""
-    tables = getattr(error, "tables", None)
-    return frozenset(tables) if tables is not None else None
+@dataclass(slots=True)
+class SinkBatch:
+    plan: BatchPlan
+    records: list[Record]
+    saved: bool = False  # the plan is on disk
+    done: set[Signal] = field(default_factory=set)  # signals fully inserted (redelivery skips)
+
+    @property
+    def first_id(self) -> int:
+        return self.plan.first_id
+
+    @property
+    def last_id(self) -> int:
+        return self.plan.last_id
+
+    @property
+    def empty(self) -> bool:
+        return False
 
 
-class _Stopping(Exception):
-    """Raised out of a retry sleep when the sink is asked to stop."""
+def all_tables(signal: Signal) -> frozenset[str]:
+    return frozenset(s.table for s in statements_for(signal))
 
 
-class ClickHouseSink:
+def _failing(error: Exception, tried: frozenset[str]) -> frozenset[str]:
+    """The tables that failed: errors from a multi-table write name them (TablesRefusedError,
+    or `tables` on the retryable ones); else every table that was tried."""
+    named = getattr(error, "tables", None)
+    return tried & frozenset(named) if named else tried
+
+
+class ClickHouseSink(WalConsumer[SinkBatch]):
     def __init__(
         self,
         source: RecordSource,
@@ -79,39 +108,27 @@ class ClickHouseSink:
         *,
         on_set_aside: Callable[[Record, str], None] | None = None,
     ) -> None:
-        self._source = source
+        super().__init__("clickhouse-sink", source, CURSOR, workers=1)
         self._inserter = inserter
         self._config = config
         self._plans = PlanFile(Path(state_dir) / "clickhouse.plan.json")
-        self._pending: deque[Record] = deque()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._replay = self._plans.load()
         self._on_set_aside = on_set_aside or self._log_set_aside
-        self.batches_done = 0
-        self.last_error: str = ""
         # Item counts of the batch being built and written: decoding a request to count its
         # items costs ~1 ms per 1000 spans with the GIL held, so each record is counted once.
         self._counted: dict[int, int] = {}
+        self._set_aside_ids: set[int] = set()
         # flush_now(): a reader waits for what is pending (driftline.mlflow's read barrier).
         self._hurry = threading.Event()
 
-    # ---- lifecycle ---------------------------------------------------------------------------
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="clickhouse-sink", daemon=True)
-        self._thread.start()
+    def shutdown(self, grace_s: float) -> None:
+        """An INSERT in flight cannot be interrupted: it gets at least the usual 30 s."""
+        self.stop(max(grace_s, 30.0))
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """Finish the batch in flight (if storage answers), then stop. Unacked records stay in
         the WAL and are replayed by the next start."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-
-    def shutdown(self, grace_s: float) -> None:
-        """The lifecycle's stop: an INSERT in flight cannot be interrupted, so it gets at least
-        the usual 30 s to finish."""
-        self.stop(max(grace_s, 30.0))
+        super().stop(timeout_s)
 
     def flush_now(self) -> None:
         """Write the batch being built without waiting for `flush_interval` (a reader waits
@@ -119,60 +136,57 @@ class ClickHouseSink:
         within that."""
         self._hurry.set()
 
-    # ---- the loop ----------------------------------------------------------------------------
+    # ---- batching ----------------------------------------------------------------------------
 
-    def _run(self) -> None:
-        replay = self._plans.load()
-        while not self._stop.is_set():
-            try:
-                batch = self._next_batch(replay)
-                replay = None
-                if batch:
-                    self._write(batch)
-            except _Stopping:
-                return
-            except Exception:  # never let the sink thread die: data is safe in the WAL
-                log.exception("clickhouse sink: unexpected error; retrying in 1 s")
-                self._stop.wait(1.0)
+    def next_batch(self, reader: CursorReader) -> SinkBatch | None:
+        replay, self._replay = self._replay, None
+        records = self._replayed(reader, replay) if replay else self._fresh(reader)
+        if not records:
+            return None
+        plan = replay or BatchPlan(records[0].id, records[-1].id)
+        return SinkBatch(plan, records, saved=replay is not None)
 
-    def _read(self, timeout_s: float, max_bytes: int) -> None:
-        records = self._source.read(CURSOR, _READ_MAX_RECORDS, max_bytes, timeout_s)
-        self._pending.extend(records)
-
-    def _next_batch(self, replay: BatchPlan | None) -> list[Record]:
+    def _replayed(self, reader: CursorReader, replay: BatchPlan) -> list[Record]:
+        """Exactly the saved range; records before it were acked, records after it wait."""
         batch: list[Record] = []
-        if replay is not None:
-            # Exactly the saved range; records before it were acked, records after wait.
-            while not self._stop.is_set():
-                while self._pending and self._pending[0].id <= replay.last_id:
-                    batch.append(self._pending.popleft())
-                if (batch and batch[-1].id >= replay.last_id) or (
-                    self._pending and self._pending[0].id > replay.last_id
-                ):
-                    return batch
-                self._read(0.2, 64 << 20)
-            return batch
+        pending = reader.pending
+        while not self.stopping.is_set():
+            while pending and pending[0].id <= replay.last_id:
+                batch.append(pending.popleft())
+            if (batch and batch[-1].id >= replay.last_id) or (
+                pending and pending[0].id > replay.last_id
+            ):
+                break
+            reader.read(_READ_MAX_RECORDS, _REPLAY_READ_BYTES, 0.2)
+        if batch and (batch[0].id, batch[-1].id) != (replay.first_id, replay.last_id):
+            replay.first_id, replay.last_id = batch[0].id, batch[-1].id  # part was acked
+            replay.split.clear()
+        return batch
+
+    def _fresh(self, reader: CursorReader) -> list[Record]:
         cfg = self._config.batch
         max_bytes = cfg.max_size_mib << 20
+        batch: list[Record] = []
         rows = size = 0
         deadline = time.monotonic() + cfg.flush_interval_s
-        while not self._stop.is_set():
-            while self._pending and rows < cfg.max_rows and size < max_bytes:
-                record = self._pending.popleft()
+        pending = reader.pending
+        while not self.stopping.is_set():
+            while pending and rows < cfg.max_rows and size < max_bytes:
+                record = pending.popleft()
                 batch.append(record)
                 size += len(record.payload)
                 rows += self._rows(record)
             if rows >= cfg.max_rows or size >= max_bytes:
-                return batch
+                break
             remaining = deadline - time.monotonic()
             if batch and (remaining <= 0 or self._hurry.is_set()):
                 self._hurry.clear()
-                return batch
+                break
             if not batch:
                 deadline = time.monotonic() + cfg.flush_interval_s
                 remaining = cfg.flush_interval_s
             poll = 0.01 if batch else 0.5  # an open batch: notice flush_now() soon
-            self._read(min(max(remaining, 0.01), poll), max_bytes - size)
+            reader.read(_READ_MAX_RECORDS, max_bytes - size, min(max(remaining, 0.01), poll))
         return batch
 
     def _rows(self, record: Record) -> int:
@@ -181,94 +195,104 @@ class ClickHouseSink:
             try:
                 rows = count_wire_items(Signal(record.kind), record.payload)
             except Exception:
-                rows = 1  # undecodable here; ClickHouse will decide, the bisect sets it aside
+                rows = 1  # undecodable here; ClickHouse will decide, the split sets it aside
             self._counted[record.id] = rows
         return rows
 
-    def _write(self, batch: list[Record]) -> None:
-        plan = BatchPlan(batch[0].id, batch[-1].id)
-        self._plans.save(plan)
+    # ---- delivery ----------------------------------------------------------------------------
+
+    def deliver(self, batch: SinkBatch) -> None:
+        if not batch.saved:
+            self._plans.save(batch.plan)
+            batch.saved = True
         by_signal: dict[Signal, list[Record]] = {}
-        for record in batch:
+        for record in batch.records:
             by_signal.setdefault(Signal(record.kind), []).append(record)
         for signal, records in by_signal.items():
-            self._insert_signal(signal, records, plan.token)
-        self._source.ack(CURSOR, plan.first_id, plan.last_id)
-        self._counted.clear()
-        self.batches_done += 1
+            if signal in batch.done:
+                continue
+            self._insert(signal, records, batch.plan.token, all_tables(signal), batch.plan)
+            batch.done.add(signal)
+            stored = [r for r in records if r.id not in self._set_aside_ids]
+            telemetry.INSERT_ROWS.labels(signal.name.lower()).inc(sum(map(self._rows, stored)))
+        for record in batch.records:
+            self._counted.pop(record.id, None)
+        self._set_aside_ids.clear()
 
-    def _insert_signal(self, signal: Signal, records: list[Record], token: str) -> None:
-        payloads = [r.payload for r in records]
-        ids = [r.id for r in records]
-        try:
-            self._with_retry(lambda: self._inserter.insert(signal, payloads, token, ids=ids))
-            for record in records:
-                telemetry.INSERT_ROWS.labels(signal.name.lower()).inc(self._rows(record))
-        except PermanentError as e:
-            log.warning("clickhouse refused a %s batch (%s); bisecting", signal.name.lower(), e)
-            # Only the refused sub-ranges: the others landed under their own tokens.
-            ranges = getattr(e, "ranges", ()) or ((0, len(records)),)
-            for lo, hi in ranges:
-                self._bisect(signal, records[lo:hi], token, _refusing(e))
-
-    def _bisect(
-        self, signal: Signal, records: list[Record], token: str, tables: frozenset[str] | None
+    def _insert(
+        self,
+        signal: Signal,
+        records: list[Record],
+        token: str,
+        tables: frozenset[str],
+        plan: BatchPlan,
+        retry: RetryConfig | None = None,
     ) -> None:
-        """Insert halves separately (tokens extended with the half's range) into the tables
-        that refused (the others already hold every row) until the refused records are
-        isolated; those are set aside, everything else lands."""
-        if len(records) == 1:
-            try:
-                sub = f"{token}/{records[0].id}"
-                payload = [records[0].payload]
-                self._with_retry(lambda: self._inserter.insert(signal, payload, sub, tables))
-            except PermanentError as e:
-                self._on_set_aside(records[0], str(e))
+        """Insert one range (the batch's records of `signal`, or a sub-range of a split) into
+        `tables`; split it where it fails."""
+        key: SplitKey = (int(signal), records[0].id, records[-1].id)
+        split_before = plan.split.get(key)
+        if split_before is not None:  # a replay: this range was split, take the same split
+            if tables - split_before:
+                self._attempt(signal, records, token, tables - split_before, retry)
+            self._split(signal, records, token, split_before, plan, retry)
             return
+        try:
+            self._attempt(signal, records, token, tables, retry)
+        except (PermanentError, BatchTooLargeError) as e:
+            if len(records) == 1:
+                self._on_set_aside(records[0], str(e))
+                self._set_aside_ids.add(records[0].id)
+                return
+            failing = _failing(e, tables)
+            ranges = getattr(e, "ranges", ())  # the inserter's refused sub-ranges, if it split
+            if ranges and list(ranges) != [(0, len(records))]:
+                for lo, hi in ranges:  # the other sub-ranges landed under their own tokens
+                    part = records[lo:hi]
+                    sub = f"{token}@{part[0].id}-{part[-1].id}"
+                    self._insert(signal, part, sub, failing, plan, retry)
+                return
+            log.warning(
+                "clickhouse: %d %s records (ids %d..%d) failed in %s (%s); splitting",
+                len(records), signal.name.lower(), key[1], key[2], ", ".join(sorted(failing)), e,
+            )  # fmt: skip
+            plan.split[key] = failing
+            self._plans.save(plan)  # before any half is inserted
+            if isinstance(e, RepeatedFailureError):
+                cfg = retry or self._config.retry_on_failure
+                limit = min(cfg.permanent_after or _KNOWN_CAUSE_ATTEMPTS, _KNOWN_CAUSE_ATTEMPTS)
+                retry = replace(cfg, permanent_after=limit)
+            self._split(signal, records, token, failing, plan, retry)
+
+    def _split(
+        self,
+        signal: Signal,
+        records: list[Record],
+        token: str,
+        tables: frozenset[str],
+        plan: BatchPlan,
+        retry: RetryConfig | None,
+    ) -> None:
         mid = len(records) // 2
         for half in (records[:mid], records[mid:]):
             sub = f"{token}/{half[0].id}-{half[-1].id}"
-            payloads = [r.payload for r in half]
-            try:
-                self._with_retry(
-                    lambda p=payloads, t=sub: self._inserter.insert(signal, p, t, tables)  # type: ignore[misc]
-                )
-            except PermanentError as e:
-                narrower = _refusing(e)
-                self._bisect(signal, half, sub, narrower if narrower is not None else tables)
+            self._insert(signal, half, sub, tables, plan, retry)
 
-    def _with_retry(self, fn: Callable[[], None]) -> None:
-        retry = self._config.retry_on_failure
-        if not retry.enabled:
-            fn()
-            return
-        stop = (
-            stop_after_delay(retry.max_elapsed_time_s) if retry.max_elapsed_time_s else stop_never
-        )
-        retrying = Retrying(
-            retry=retry_if_exception_type(RetryableError),
-            wait=wait_exponential_jitter(
-                multiplier=retry.initial_interval_s,
-                max=retry.max_interval_s,
-                exp_base=retry.multiplier,
-                jitter=retry.initial_interval_s * retry.randomization_factor,
-            ),
-            stop=stop,
-            sleep=self._sleep,
-            before_sleep=self._log_retry,
-            reraise=True,
-        )
-        retrying(fn)
-
-    def _sleep(self, seconds: float) -> None:
-        if self._stop.wait(seconds):
-            raise _Stopping
-
-    def _log_retry(self, state: RetryCallState) -> None:
-        error = state.outcome.exception() if state.outcome else None
-        self.last_error = str(error)
-        log.warning(
-            "clickhouse insert failed (attempt %d), retrying: %s", state.attempt_number, error
+    def _attempt(
+        self,
+        signal: Signal,
+        records: list[Record],
+        token: str,
+        tables: frozenset[str],
+        retry: RetryConfig | None,
+    ) -> None:
+        payloads = [r.payload for r in records]
+        ids = [r.id for r in records]
+        self.retry(
+            lambda: self._inserter.insert(signal, payloads, token, tables, ids=ids),
+            retry or self._config.retry_on_failure,
+            what=f"insert of {len(records)} {signal.name.lower()} records",
+            retry_too_large=len(records) == 1,  # a batch that can be split is not repeated
         )
 
     @staticmethod

@@ -47,11 +47,11 @@ from google.protobuf.message import DecodeError, Message
 from tenacity import RetryCallState
 
 from driftline.config.model import OtlpExporterConfig
+from driftline.export.consumer.backoff import call_with_retry
 from driftline.export.otlp import metrics
 from driftline.export.otlp.encode.count import count_wire_items
 from driftline.export.otlp.encode.repack import Packer, Piece, split_to_fit
 from driftline.export.otlp.encode.shapes import BY_NAME, SHAPES, count_items
-from driftline.export.otlp.retry import call_with_retry
 from driftline.export.otlp.state import SentMark
 from driftline.export.otlp.transport import Accepted, ExportRefused, ExportRetryable, Transport
 from driftline.export.records import Record, RecordSource

@@ -1,18 +1,19 @@
 """The forwarder's one piece of state beside its WAL cursor: how far it has ever sent.
 
-`sent_through` is written (atomically, not fsynced) before a batch goes out whose last id is
-beyond it. After a restart, records between the cursor's checkpoint and `sent_through` may
-already be at the destination: they are sent again (at-least-once) and counted as resent with
-reason `restart`, so duplicates downstream are accounted for. Without fsync a power loss can
-forget the mark (the count is then low, the data still complete); SIGKILL cannot.
+`sent_through` is written (atomically and durably: wal/fsio.replace_atomically) before a batch
+goes out whose last id is beyond it. After a restart, records between the cursor's checkpoint
+and `sent_through` may already be at the destination: they are sent again (at-least-once) and
+counted as resent with reason `restart`, so duplicates downstream are accounted for — after a
+power loss too.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import threading
 from pathlib import Path
+
+from driftline.wal.fsio import replace_atomically
 
 
 class SentMark:
@@ -36,7 +37,5 @@ class SentMark:
             if last_id <= self._value:
                 return
             self._path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self._path.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"sent_through": last_id}))
-            os.replace(tmp, self._path)
+            replace_atomically(self._path, json.dumps({"sent_through": last_id}).encode())
             self._value = last_id

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from driftline.errors import PermanentError, RetryableError
+from driftline.errors import PermanentError, UnavailableError
 from driftline.signals import Signal
 
 
@@ -24,8 +24,10 @@ class Accepted:
     message: str = ""  # partial success's error_message (a warning when rejected == 0)
 
 
-class ExportRetryable(RetryableError):
-    """The destination may accept the same request later."""
+class ExportRetryable(UnavailableError):
+    """The destination may accept the same request later. The OTLP rules make only the
+    destination's state retryable (unavailable, throttled, …), never the data: so it is an
+    UnavailableError, retried until the destination returns (max_elapsed_time permitting)."""
 
     def __init__(self, message: str, *, code: str, delay_s: float | None = None) -> None:
         super().__init__(message, delay_s=delay_s)

@@ -8,7 +8,7 @@ import pytest
 from tenacity import RetryCallState, Retrying
 
 from driftline.config.model import RetryConfig
-from driftline.export.otlp.retry import CollectorBackoff, call_with_retry
+from driftline.export.consumer.backoff import CollectorBackoff, call_with_retry
 from driftline.export.otlp.transport import ExportRefused, ExportRetryable
 
 
