@@ -96,11 +96,6 @@ def _wait(predicate: object, timeout_s: float = 90.0) -> bool:
     return bool(predicate())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug (#16.2, sink side): on ENOSPC from ClickHouse the sink drops the batch it "
-    "was inserting; the WAL-consumer framework's redelivery (h-arch) fixes it and is not merged",
-)
 def test_disk_full_is_retryable_unhealthy_and_recovers_by_itself(tmp_path: Path) -> None:
     with (
         small_disk(tmp_path, 256) as disk,
